@@ -1,0 +1,1 @@
+"""The `sata` command-line tool: one subcommand per module in this package."""
