@@ -1,0 +1,1 @@
+"""Multi-modal data: frame/sequence types, synthetic scenes, dataset readers, bag I/O."""
