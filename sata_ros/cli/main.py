@@ -10,9 +10,9 @@ import sys
 from typing import Optional, Sequence
 
 from sata_ros import __version__
-from sata_ros.cli import info
+from sata_ros.cli import info, synth
 
-SUBCOMMANDS = (info,)
+SUBCOMMANDS = (info, synth)
 
 
 def build_parser() -> argparse.ArgumentParser:
