@@ -12,11 +12,14 @@ except thermal, which carries its own capture stamp:
   t (INT32, microseconds relative to header.stamp, so <= 0 for the window (t_{k-1}, t_k]) and
   p (UINT8, 1 = ON); height 1, point_step 9, on the RGB pixel grid (RGB frame id)
 - `/events/image`: sensor_msgs/Image rgb8, pre-rendered event frames (datasets that ship them)
-- `/gt/detections`: vision_msgs/Detection2DArray of the visible objects: `id` = target id as a
-  decimal string, `results[0].hypothesis.class_id` = label, `results[0].hypothesis.score` =
-  visibility in [0, 1], bbox = visible box (centre + size, pixels)
+- `/gt/detections`: vision_msgs/Detection2DArray with every annotated object of the frame:
+  `id` = target id as a decimal string, `results[0].hypothesis.class_id` = label,
+  `results[0].hypothesis.score` = visibility in [0, 1] (NaN = the source does not say), bbox =
+  the box (centre + size, pixels); an object out of view has a zero-size box and visibility 0
 - `/gt/instance_mask`: sensor_msgs/Image 16UC1, pixel = target id of the visible object, 0 = none
   (only when the source has masks)
+- `/sata/sequence`: std_msgs/String, once, at the first stamp: JSON with the sequence name,
+  modalities, timing and the source's metadata (generator settings, dataset provenance)
 
 A path ending in `.mcap` becomes a single MCAP file (`ros2 bag play FILE.mcap`, Foxglove and
 rosbags open it); any other path becomes a rosbag2 directory (metadata.yaml + .mcap). Writing is
@@ -41,13 +44,13 @@ TOPICS = {
     'depth': '/depth/image', 'depth_info': '/depth/camera_info',
     'thermal': '/thermal/image', 'thermal_info': '/thermal/camera_info',
     'events': '/events', 'event_image': '/events/image',
-    'gt': '/gt/detections', 'gt_mask': '/gt/instance_mask',
+    'gt': '/gt/detections', 'gt_mask': '/gt/instance_mask', 'info': '/sata/sequence',
 }
 IMAGE = 'sensor_msgs/msg/Image'
 CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
 POINT_CLOUD = 'sensor_msgs/msg/PointCloud2'
 DETECTIONS = 'vision_msgs/msg/Detection2DArray'
-METADATA_KEY = 'sata_ros.sequence'
+STRING = 'std_msgs/msg/String'
 # PointCloud2 layout of one event: x u16 @0, y u16 @2, t i32 @4 (us rel. to stamp), p u8 @8.
 _CLOUD_DTYPE = np.dtype({'names': ['x', 'y', 't', 'p'], 'formats': ['<u2', '<u2', '<i4', 'u1'],
                          'offsets': [0, 2, 4, 8], 'itemsize': 9})
@@ -109,15 +112,12 @@ class _Msgs:
         header = self.header(stamp_ns, frame_id)
         dets = []
         for obj in objects:
-            if not obj.visible:
-                continue
             x, y, w, h = obj.box
             center = t['vision_msgs/msg/Pose2D'](
                 position=t['vision_msgs/msg/Point2D'](x=x + w / 2, y=y + h / 2), theta=0.0)
-            visibility = 1.0 if np.isnan(obj.visibility) else float(obj.visibility)
             hyp = t['vision_msgs/msg/ObjectHypothesisWithPose'](
                 hypothesis=t['vision_msgs/msg/ObjectHypothesis'](
-                    class_id=obj.label, score=visibility),
+                    class_id=obj.label, score=float(obj.visibility)),
                 pose=_zero_pose(t))
             dets.append(t['vision_msgs/msg/Detection2D'](
                 header=header, results=[hyp],
@@ -169,6 +169,8 @@ def _write_dir(seq: Sequence, bag_dir: pathlib.Path, progress: bool) -> None:
                 conns[key] = writer.add_connection(TOPICS[key], msgtype, typestore=store)
             writer.write(conns[key], stamp_ns, store.serialize_cdr(msg, msgtype))
 
+        info = msgs.t[STRING](data=json.dumps(_metadata(seq), sort_keys=True))
+        write('info', STRING, info, seq.start_ns)
         frames = tqdm(seq, total=seq.num_frames, desc=f'writing {bag_dir.name}', unit='frame',
                       disable=not progress)
         for frame in frames:
@@ -198,7 +200,6 @@ def _write_dir(seq: Sequence, bag_dir: pathlib.Path, progress: bool) -> None:
             if any(o.mask is not None for o in frame.objects) or 'gt_mask' in conns:
                 write('gt_mask', IMAGE, msgs.image(frame.instance_mask(), '16UC1', stamp,
                                                    rgb_id), stamp)
-        writer.set_custom_data(METADATA_KEY, json.dumps(_metadata(seq), sort_keys=True))
 
 
 def _metadata(seq: Sequence) -> dict:
@@ -309,7 +310,10 @@ def read_bag(path: pathlib.Path) -> Sequence:
             if TOPICS[key] in by_topic:
                 conn, _, raw = next(reader.messages(connections=[by_topic[TOPICS[key]]]))
                 cams[key] = _camera(reader.deserialize(raw, conn.msgtype))
-        meta = _custom_metadata(reader)
+        meta = {}
+        if TOPICS['info'] in by_topic:
+            conn, _, raw = next(reader.messages(connections=[by_topic[TOPICS['info']]]))
+            meta = json.loads(reader.deserialize(raw, conn.msgtype).data)
     if 'rgb_info' not in cams:
         raise DataError(f'{path}: no {TOPICS["rgb_info"]} topic')
     modalities = tuple(m for m in ('rgb', 'depth', 'thermal', 'events', 'event_image')
@@ -321,20 +325,6 @@ def read_bag(path: pathlib.Path) -> Sequence:
         start_ns=meta.get('start_ns', start_ns),
         frame_period_ns=meta.get('frame_period_ns', period_ns),
         metadata=meta.get('source', {}), frames=lambda: _read_frames(path, store, start_ns))
-
-
-def _custom_metadata(reader: AnyReader) -> dict:
-    """
-    Return the sequence metadata write_bag stored (rosbag2 custom_data), or {}.
-
-    rosbags exposes custom_data for rosbag2 directories; for a bare .mcap it returns none, and
-    the timing is then derived from the RGB stamps.
-    """
-    for bag in reader.readers:
-        custom = getattr(getattr(getattr(bag, 'storage', None), 'metadata', None), 'custom', None)
-        if custom and METADATA_KEY in custom:
-            return json.loads(custom[METADATA_KEY])
-    return {}
 
 
 def _rgb_timing(path: pathlib.Path, store: Any) -> tuple[int, int]:
@@ -359,7 +349,7 @@ def _read_frames(path: pathlib.Path, store: Any, start_ns: int) -> Iterator[Fram
         group: list[tuple[str, Any]] = []
         group_time: Optional[int] = None
         stream = ((conn.topic, conn.msgtype, t, raw) for conn, t, raw in reader.messages()
-                  if not conn.topic.endswith('camera_info'))
+                  if not conn.topic.endswith('camera_info') and conn.topic != TOPICS['info'])
         for topic, msgtype, log_time, raw in _with_sentinel(stream):
             if group and log_time != group_time:
                 frame, thermal = _assemble(path, group, index, thermal, start_ns)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -27,9 +28,9 @@ def _same_frames(written, read):
         if a.thermal is not None:
             assert np.array_equal(a.thermal, b.thermal)
         assert np.array_equal(a.events, b.events)
-        visible = [o for o in a.objects if o.visible]
-        assert [o.target_id for o in visible] == [o.target_id for o in b.objects]
-        for oa, ob in zip(visible, b.objects):
+        # Every object comes back, out-of-view ones too (zero-size box, visibility 0).
+        assert [o.target_id for o in a.objects] == [o.target_id for o in b.objects]
+        for oa, ob in zip(a.objects, b.objects):
             assert (oa.label, oa.box) == (ob.label, ob.box)
             assert ob.visibility == pytest.approx(oa.visibility)
             assert np.array_equal(oa.mask, ob.mask)
@@ -46,6 +47,7 @@ def test_round_trip_file_and_directory(tmp_path, name):
     assert back.rgb_camera == seq.rgb_camera
     assert back.thermal_camera == seq.thermal_camera
     assert (back.start_ns, back.frame_period_ns) == (seq.start_ns, seq.frame_period_ns)
+    assert (back.name, back.metadata) == (seq.name, json.loads(json.dumps(seq.metadata)))
     assert _same_frames(seq, back) == CFG.num_frames
     assert _same_frames(seq, back) == CFG.num_frames, 'a Sequence can be iterated twice'
 
@@ -83,10 +85,15 @@ def test_topics_types_frames_and_stamps(tmp_path):
             '/thermal/camera_info': 'sensor_msgs/msg/CameraInfo',
             '/events': 'sensor_msgs/msg/PointCloud2',
             '/gt/detections': 'vision_msgs/msg/Detection2DArray',
-            '/gt/instance_mask': 'sensor_msgs/msg/Image'}
+            '/gt/instance_mask': 'sensor_msgs/msg/Image',
+            '/sata/sequence': 'std_msgs/msg/String'}
         rgb_stamps = set()
         for conn, log_time, raw in reader.messages():
             msg = reader.deserialize(raw, conn.msgtype)
+            if conn.topic == '/sata/sequence':
+                assert json.loads(msg.data)['source']['config']['seed'] == CFG.seed
+                assert log_time == CFG.start_ns
+                continue
             stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
             assert stamp == log_time, f'{conn.topic}: log time differs from header stamp'
             thermal = conn.topic.startswith('/thermal')
