@@ -1,0 +1,1 @@
+"""Training: SATA's task and decoupling losses (no ROS); trainer and checkpoints to follow."""
