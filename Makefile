@@ -23,7 +23,7 @@ build: setup
 lint: setup
 	@# The linters list every file they check; keep their findings and summaries only.
 	$(ENV) && ament_flake8 $(LINT_PATHS) | { grep -v '^\* \|^Checked files:\|^$$' || true; } \
-	  && ament_pep257 --add-ignore D406 D407 $(LINT_PATHS) | { grep -v '^checking \|^$$' || true; }
+	  && ament_pep257 $(LINT_PATHS) --add-ignore D406 D407 | { grep -v '^checking \|^$$' || true; }
 
 test: setup lint
 	$(ENV) && pytest test
