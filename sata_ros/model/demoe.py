@@ -112,9 +112,12 @@ class Experts(nn.Module):
             (N, C) sum_e gates[:, e] * expert_e(y).
 
         """
-        h = F.gelu(torch.einsum('nc,ech->enh', y, self.w1) + self.b1[:, None, :])
-        out = torch.einsum('enh,ehc->enc', h, self.w2) + self.b2[:, None, :]
-        return torch.einsum('enc,ne->nc', out, gates)
+        e, c, hidden = self.w1.shape
+        # All experts as two matmuls: hidden units of expert e scaled by its gate, so that
+        # sum_e g_e * (h_e @ W2_e + b2_e) = (h * g) @ W2 + g @ b2, with no (E, N, C) temporary.
+        h = F.gelu(y @ self.w1.permute(1, 0, 2).reshape(c, e * hidden) + self.b1.reshape(-1))
+        h = (h.view(-1, e, hidden) * gates.unsqueeze(-1)).view(-1, e * hidden)
+        return h @ self.w2.reshape(e * hidden, c) + gates @ self.b2
 
 
 def top_k_gates(logits: torch.Tensor, k: int) -> torch.Tensor:
@@ -234,7 +237,8 @@ class DeMoE(nn.Module):
                 x = tokens[s, sel]  # (n, L, C)
                 flat = x.reshape(-1, x.shape[-1])
                 gates = top_k_gates(self._noisy(self.specific_routers[g](flat)), self.top_k)
-                out[s, sel] = self.specific[g](flat, gates).reshape(x.shape)
+                # Under autocast the experts compute in bf16/fp16; the tokens stay float32.
+                out[s, sel] = self.specific[g](flat, gates).reshape(x.shape).to(out.dtype)
         return out
 
     def _noisy(self, logits: torch.Tensor) -> torch.Tensor:
