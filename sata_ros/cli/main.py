@@ -10,9 +10,9 @@ import sys
 from typing import Optional, Sequence
 
 from sata_ros import __version__
-from sata_ros.cli import import_data, info, synth
+from sata_ros.cli import bench, import_data, info, model_info, synth
 
-SUBCOMMANDS = (info, synth, import_data)
+SUBCOMMANDS = (info, synth, import_data, model_info, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -105,6 +105,11 @@ def _guess_variant(state: dict) -> str:
     return ' or '.join(n for n in names if n != 'sata_nano') or f'a trunk of width {width}'
 
 
+def sam2_to_sata_keys(state: dict) -> dict:
+    """Rename a SAM 2.1 state dict to SATA's layout: block MLPs become DeMoE shared experts."""
+    return {_MLP_KEY.sub(r'\1shared.', k): v for k, v in state.items()}
+
+
 def load_sam2_weights(model: torch.nn.Module, path: PathLike) -> Sam2LoadReport:
     """
     Load an official SAM 2.1 checkpoint into a SataModel's shared parts.
@@ -120,7 +125,7 @@ def load_sam2_weights(model: torch.nn.Module, path: PathLike) -> Sam2LoadReport:
         found = sorted(data)[:5] if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(f'{path}: not a SAM 2.1 checkpoint: expected a dict with key '
                               f"'model', found {found}")
-    state = {_MLP_KEY.sub(r'\1shared.', k): v for k, v in data['model'].items()}
+    state = sam2_to_sata_keys(data['model'])
     own = model.sam.state_dict()
     # Image-encoder keys first: a trunk mismatch is the one that tells which variant it is.
     for key in sorted(own, key=lambda k: not k.startswith('image_encoder.')):

@@ -5,11 +5,9 @@ Equivalence is checked against the `sam2` package's own model built from the sam
 the same weights (max abs difference < 1e-4, as the model issue requires).
 """
 
-import re
-
 import pytest
 from sata_ros.model.checkpoint import (CheckpointError, load_checkpoint, load_sam2_weights,
-                                       save_checkpoint)
+                                       sam2_to_sata_keys, save_checkpoint)
 from sata_ros.model.config import get_config, SataConfig
 from sata_ros.model.demoe import GROUPS, Routing
 from sata_ros.model.encoder import group_index
@@ -18,9 +16,7 @@ import torch
 
 
 def _shared_state(sam2_model):
-    """SAM 2.1 state dict renamed to SATA's layout (block MLPs become shared experts)."""
-    return {re.sub(r'^(image_encoder\.trunk\.blocks\.\d+\.mlp\.)', r'\1shared.', k): v
-            for k, v in sam2_model.state_dict().items()}
+    return sam2_to_sata_keys(sam2_model.state_dict())
 
 
 @pytest.fixture(scope='module')
