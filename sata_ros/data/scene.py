@@ -249,7 +249,7 @@ class SceneRenderer:
         self._bg_z = np.broadcast_to(2.5 + 4.1 * (1.0 - rows / (h - 1)), (h, w)).copy()
         self._bg_temp = 18.5 + 3.0 * value_noise(rng, h, w, max(4, w // 5))
         # Surfaces that return no depth (dark, specular): fixed patches of the background.
-        self._dropout = value_noise(rng, h, w, max(4, w // 10)) > 0.9
+        self.dropout = value_noise(rng, h, w, max(4, w // 10)) > 0.9
         self._light_phase = float(rng.uniform(0, 2 * np.pi))
         yy, xx = np.mgrid[0:h, 0:w]
         self._pix_x, self._pix_y = xx + 0.5, yy + 0.5  # pixel centres
@@ -436,7 +436,7 @@ def _frames(cfg: SceneConfig) -> Iterator[Frame]:
         frame = Frame(index=k, stamp_ns=cfg.start_ns + round(t * 1e9),
                       rgb=rgb8(state, noise(_RGB_NOISE)), objects=ground_truth(state))
         if 'depth' in mods:
-            frame.depth = depth_image(state, cfg, renderer._dropout, noise(_DEPTH_NOISE))
+            frame.depth = depth_image(state, cfg, renderer.dropout, noise(_DEPTH_NOISE))
         if 'thermal' in mods:
             tick = thermal_tick(cfg, k)
             if tick is not None:

@@ -251,4 +251,7 @@ class DeMoE(nn.Module):
         """Set every expert output layer to N(0, std) (0 = the zero-init of a new model)."""
         for experts in (self.common, *self.specific):
             with torch.no_grad():
-                experts.w2.normal_(0.0, std) if std > 0 else experts.w2.zero_()
+                if std > 0:
+                    experts.w2.normal_(0.0, std)
+                else:
+                    experts.w2.zero_()
