@@ -314,24 +314,24 @@ def read_bag(path: pathlib.Path) -> Sequence:
         if TOPICS['info'] in by_topic:
             conn, _, raw = next(reader.messages(connections=[by_topic[TOPICS['info']]]))
             meta = json.loads(reader.deserialize(raw, conn.msgtype).data)
+        if 'start_ns' in meta and 'frame_period_ns' in meta:
+            start_ns, period_ns = meta['start_ns'], meta['frame_period_ns']
+        else:  # a bag from elsewhere: derive the timing from the RGB stamps
+            start_ns, period_ns = _rgb_timing(reader, by_topic[TOPICS['rgb']])
     if 'rgb_info' not in cams:
         raise DataError(f'{path}: no {TOPICS["rgb_info"]} topic')
     modalities = tuple(m for m in ('rgb', 'depth', 'thermal', 'events', 'event_image')
                        if TOPICS[m] in by_topic)
-    start_ns, period_ns = _rgb_timing(path, store)
     return Sequence(
         name=meta.get('name', path.stem), rgb_camera=cams['rgb_info'],
         thermal_camera=cams.get('thermal_info'), modalities=modalities, num_frames=num_frames,
-        start_ns=meta.get('start_ns', start_ns),
-        frame_period_ns=meta.get('frame_period_ns', period_ns),
-        metadata=meta.get('source', {}), frames=lambda: _read_frames(path, store, start_ns))
+        start_ns=start_ns, frame_period_ns=period_ns, metadata=meta.get('source', {}),
+        frames=lambda: _read_frames(path, store, start_ns))
 
 
-def _rgb_timing(path: pathlib.Path, store: Any) -> tuple[int, int]:
+def _rgb_timing(reader: AnyReader, rgb: Any) -> tuple[int, int]:
     """Return (first RGB stamp, mean RGB period) in ns, from log times (= header stamps)."""
-    with AnyReader([path], default_typestore=store) as reader:
-        conns = [c for c in reader.connections if c.topic == TOPICS['rgb']]
-        times = [t for _, t, _ in reader.messages(connections=conns)]
+    times = [t for _, t, _ in reader.messages(connections=[rgb])]
     period = (times[-1] - times[0]) // (len(times) - 1) if len(times) > 1 else 0
     return times[0], period
 

@@ -152,6 +152,29 @@ def test_bag_without_rgb_is_rejected(tmp_path):
         read_bag(path)
 
 
+def test_bag_from_elsewhere_gets_its_timing_from_the_rgb_stamps(tmp_path):
+    # No /sata/sequence message: name, start and period are derived from the bag itself.
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from sata_ros.data.bag import _Msgs
+    msgs = _Msgs()
+    cam = Camera.default(4, 3, 'cam')
+    path = tmp_path / 'foreign'
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        rgb = writer.add_connection('/rgb/image', 'sensor_msgs/msg/Image', typestore=msgs.store)
+        info = writer.add_connection('/rgb/camera_info', 'sensor_msgs/msg/CameraInfo',
+                                     typestore=msgs.store)
+        for k in range(3):
+            stamp = 5 * 10**9 + k * 40_000_000
+            writer.write(rgb, stamp, msgs.store.serialize_cdr(
+                msgs.image(np.full((3, 4, 3), k, np.uint8), 'rgb8', stamp, 'cam'),
+                'sensor_msgs/msg/Image'))
+            writer.write(info, stamp, msgs.store.serialize_cdr(
+                msgs.camera_info(cam, stamp), 'sensor_msgs/msg/CameraInfo'))
+    seq = read_bag(path)
+    assert (seq.name, seq.start_ns, seq.frame_period_ns) == ('foreign', 5 * 10**9, 40_000_000)
+    assert [int(f.rgb[0, 0, 0]) for f in seq] == [0, 1, 2]
+
+
 def test_image_decoding_honours_step_and_endianness():
     from sata_ros.data.bag import _image_array, _Msgs
     msgs = _Msgs()
