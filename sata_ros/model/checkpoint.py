@@ -89,7 +89,7 @@ class Sam2LoadReport:
     """What load_sam2_weights did."""
 
     loaded: int  # tensors copied from the file
-    new: list[str]  # SATA parameters the file cannot have (DeMoE experts, routers)
+    new: list[str]  # SATA parameters the file cannot have (DeMoE experts, routers, TaMOT heads)
     missing: list[str]  # shared-part parameters the file lacked (left as initialised)
     unexpected: list[str]  # file entries with no counterpart in the model (ignored)
 
@@ -141,6 +141,7 @@ def load_sam2_weights(model: torch.nn.Module, path: PathLike) -> Sam2LoadReport:
     shared_names = {k for k in own if not _NEW_KEY.match(k)}
     return Sam2LoadReport(
         loaded=len(usable),
-        new=sorted(k for k in own if _NEW_KEY.match(k)),
+        new=sorted(k for k in own if _NEW_KEY.match(k)) + sorted(
+            k for k in model.state_dict() if not k.startswith('sam.')),
         missing=sorted(k for k in shared_names if k not in state),
         unexpected=unexpected)

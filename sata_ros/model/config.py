@@ -28,13 +28,21 @@ class SataConfig:
     # missing auxiliary one (half the cost).
     rgb_only: str = 'duplicate'
     freeze_trunk: bool = True  # train only DeMoE (and heads); attention stays SAM 2.1's
+    # TaMOT: the MOT/MOTS detection head (DyHead blocks on the FPN) and the MEM.
+    det_classes: tuple[str, ...] = ('object',)  # detector vocabulary, index = class id
+    det_channels: int = 128  # detection-head width
+    det_blocks: int = 4  # Dynamic Head blocks (SATA: 4)
+    mem_layers: int = 2  # MEM query layers
     extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
 
     def __post_init__(self) -> None:
         """Reject impossible settings, naming the field."""
         if self.rgb_only not in ('duplicate', 'single'):
             raise ValueError(f"rgb_only must be 'duplicate' or 'single', got {self.rgb_only!r}")
-        for name in ('num_common', 'num_specific', 'top_k', 'expert_ratio', 'image_size'):
+        if not self.det_classes:
+            raise ValueError('det_classes must name at least one class')
+        for name in ('num_common', 'num_specific', 'top_k', 'expert_ratio', 'image_size',
+                     'det_channels', 'det_blocks', 'mem_layers'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
         if self.top_k > min(self.num_common, self.num_specific):
@@ -44,6 +52,7 @@ class SataConfig:
         """Return a plain dict (lists for tuples) for checkpoints and JSON."""
         d = asdict(self)
         d['overrides'] = list(self.overrides)
+        d['det_classes'] = list(self.det_classes)
         return d
 
     @staticmethod
@@ -55,6 +64,8 @@ class SataConfig:
             raise ValueError(f'unknown SataConfig fields {unknown}')
         d = dict(d)
         d['overrides'] = tuple(d.get('overrides', ()))
+        if 'det_classes' in d:
+            d['det_classes'] = tuple(d['det_classes'])
         return SataConfig(**d)
 
 
@@ -76,7 +87,8 @@ _NANO = (
 )
 
 VARIANTS = {
-    'sata_nano': SataConfig('sata_nano', 'configs/sam2.1/sam2.1_hiera_t.yaml', _NANO, 256),
+    'sata_nano': SataConfig('sata_nano', 'configs/sam2.1/sam2.1_hiera_t.yaml', _NANO, 256,
+                            det_channels=64, det_blocks=2, mem_layers=1),
     'sata_t': SataConfig('sata_t', 'configs/sam2.1/sam2.1_hiera_t.yaml'),
     'sata_s': SataConfig('sata_s', 'configs/sam2.1/sam2.1_hiera_s.yaml'),
     'sata_b+': SataConfig('sata_b+', 'configs/sam2.1/sam2.1_hiera_b+.yaml'),

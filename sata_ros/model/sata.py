@@ -12,7 +12,9 @@ from typing import Optional, Union
 
 from sata_ros.model.config import get_config, SataConfig
 from sata_ros.model.demoe import DeMoE, Routing
+from sata_ros.model.detection_head import DetectionHead
 from sata_ros.model.encoder import SataImageEncoder
+from sata_ros.model.instance_embedding import MemoryEnhancedModule
 import torch
 from torch import nn
 
@@ -21,18 +23,24 @@ def build_sam2_base(config: SataConfig) -> nn.Module:
     """Build the plain SAM 2.1 model (sam2's SAM2Base) a SATA config starts from, untrained."""
     # Imported here: importing sam2 initialises Hydra, which only model building needs.
     from sam2.build_sam import build_sam2
-    overrides = [f'++{o}' for o in config.overrides]
+    # As sam2's video predictor: masks from clicks enter memory binarised, as the user saw them.
+    overrides = ['++model.binarize_mask_from_pts_for_mem_enc=true']
+    overrides += [f'++{o}' for o in config.overrides]
     return build_sam2(config.sam2_config, ckpt_path=None, device='cpu', mode='eval',
                       hydra_overrides_extra=overrides)
 
 
 class SataModel(nn.Module):
     """
-    SATA = SAM 2.1 whose image encoder runs two token streams through DeMoE blocks.
+    SATA = SAM 2.1 whose image encoder runs two token streams through DeMoE blocks, plus TaMOT.
 
     Attributes:
         config: the SataConfig it was built from (checkpoints store it).
-        sam: sam2's SAM2Base; `sam.image_encoder` is a SataImageEncoder.
+        sam: sam2's SAM2Base; `sam.image_encoder` is a SataImageEncoder. Its prompt encoder and
+            mask decoder are the candidate generator for prompted targets (SOT/VOS) and for
+            the detector's box prompts (MOT/MOTS).
+        detector: the DyHead detection head on the FPN levels (MOT/MOTS candidates).
+        mem: the Memory-enhanced Module (instance embeddings for association).
 
     """
 
@@ -43,6 +51,10 @@ class SataModel(nn.Module):
             sam.image_encoder, config.num_common, config.num_specific, config.top_k,
             config.expert_ratio, config.rgb_only)
         self.sam = sam
+        dim = sam.hidden_dim
+        self.detector = DetectionHead(dim, config.det_channels, len(config.det_classes),
+                                      config.det_blocks)
+        self.mem = MemoryEnhancedModule(dim, dim, num_layers=config.mem_layers)
         if config.freeze_trunk:
             self.freeze_trunk()
 
@@ -84,10 +96,12 @@ class SataModel(nn.Module):
         Returns:
             dict with 'vision_features' (B, 256, S/16, S/16), 'vision_pos_enc' and
             'backbone_fpn' (levels finest first; the two finest already projected by the mask
-            decoder's conv_s0/conv_s1, as sam2 expects).
+            decoder's conv_s0/conv_s1, as sam2 expects), and 'fpn_raw': the same levels
+            before that projection, all 256 channels (the detection head reads them).
 
         """
         out = self.encoder(rgb, aux, aux_modality, collect)
+        out['fpn_raw'] = list(out['backbone_fpn'])
         if self.sam.use_high_res_features_in_sam:
             fpn = out['backbone_fpn']
             fpn[0] = self.sam.sam_mask_decoder.conv_s0(fpn[0])
