@@ -22,7 +22,7 @@ None in the result, so size `capacity` above the largest number of instances per
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -57,10 +57,13 @@ class TrackletBank:
         capacity: maximum number of live tracklets (>= 1).
         history: representations kept per tracklet, T (SATA: 15).
         max_misses: consecutive unmatched updates that terminate a tracklet (SATA: 50).
+        id_source: returns the id of each new tracklet (e.g. a stream's allocator shared with
+            other kinds of targets); ids it returns must increase. None counts from 1.
 
     """
 
-    def __init__(self, capacity: int = 256, history: int = 15, max_misses: int = 50) -> None:
+    def __init__(self, capacity: int = 256, history: int = 15, max_misses: int = 50,
+                 id_source: Optional[Callable[[], int]] = None) -> None:
         if capacity < 1 or history < 1 or max_misses < 1:
             raise ValueError('capacity, history and max_misses must be positive, got '
                              f'{capacity}, {history}, {max_misses}')
@@ -69,7 +72,13 @@ class TrackletBank:
         self.max_misses = max_misses
         self._tracklets: dict[int, Tracklet] = {}  # insertion order == id order
         self._next_id = 1
+        self._id_source = id_source or self._count_id
         self._frame = 0
+
+    def _count_id(self) -> int:
+        track_id = self._next_id
+        self._next_id += 1
+        return track_id
 
     def __len__(self) -> int:
         return len(self._tracklets)
@@ -155,8 +164,7 @@ class TrackletBank:
         for i in unmatched_instances:
             if len(self._tracklets) >= self.capacity and not self._evict_one():
                 continue
-            track_id = self._next_id
-            self._next_id += 1
+            track_id = self._id_source()
             self._tracklets[track_id] = Tracklet(
                 track_id, deque([frame_reps[i]], maxlen=self.history), 0, self._frame,
                 self._frame)
