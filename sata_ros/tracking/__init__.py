@@ -1,0 +1,1 @@
+"""Streaming multi-target tracking engine (no ROS): Tracker, streams, targets, memory."""
