@@ -20,6 +20,8 @@ _PARTS = (
     (r'^sam\.(sam_prompt_encoder|sam_mask_decoder)\.', 'sam_prompt_encoder_mask_decoder'),
     (r'^sam\.(memory_attention|memory_encoder)\.', 'sam_memory'),
     (r'^sam\.', 'sam_other'),
+    (r'^detector\.', 'tamot_detection_head'),
+    (r'^mem\.', 'tamot_mem'),
 )
 
 
