@@ -5,6 +5,11 @@
 the same size built from the same sam2 configuration, in one run on one machine, and reports the
 ratios: RGB only (one stream, and RGB duplicated into both streams) and RGB + an auxiliary
 modality. Each figure is the median of --repeats runs after one warm-up run.
+
+`sata bench tracker` measures the streaming tracker of one variant (sata_nano unless --variants
+names one): latency per frame against the number of targets, memory over a long run, and the
+time per frame next to SAM 2.1's video predictor (see bench_tracker.py). It prints progress to
+stderr and exactly one line to stdout: one JSON object with every result and the machine.
 """
 
 import argparse
@@ -12,19 +17,24 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from typing import Any, Callable
 
+from sata_ros.cli.bench_tracker import bench_tracker
 from sata_ros.model.config import VARIANTS
+
+ENCODER_VARIANTS = 'sata_nano,sata_t'
 
 
 def register(subparsers: Any) -> None:
     """Add the `bench` subcommand to `subparsers`."""
     p = subparsers.add_parser('bench', help='measure latencies (JSON)',
                               description=__doc__.strip().splitlines()[0])
-    p.add_argument('what', choices=('encoder',), help='what to measure')
-    p.add_argument('--variants', default='sata_nano,sata_t',
-                   help='comma-separated variants (default sata_nano,sata_t)')
+    p.add_argument('what', choices=('encoder', 'tracker'), help='what to measure')
+    p.add_argument('--variants', default=None,
+                   help='comma-separated variants (default sata_nano,sata_t for encoder; '
+                   'tracker measures the first, default sata_nano)')
     p.add_argument('--size', type=int, default=0,
                    help="input side in pixels (default: each variant's image size)")
     p.add_argument('--repeats', type=int, default=5, help='timed runs per figure (default 5)')
@@ -32,6 +42,18 @@ def register(subparsers: Any) -> None:
     p.add_argument('--dtype', default='float32', help='float32, bfloat16 or float16 autocast')
     p.add_argument('--channels-last', action='store_true', help='NHWC layout')
     p.add_argument('--compile', action='store_true', help='torch.compile the trunk')
+    p.add_argument('--json', action='store_true',
+                   help='JSON output (always: the last line of stdout is one JSON object)')
+    p.add_argument('--frames', type=int, default=30,
+                   help='tracker: timed frames per target count (default 30)')
+    p.add_argument('--long-frames', type=int, default=2000,
+                   help='tracker: frames of the memory run (default 2000)')
+    p.add_argument('--long-targets', type=int, default=5,
+                   help='tracker: targets of the memory run (default 5)')
+    p.add_argument('--targets', default='1,5,10,20',
+                   help='tracker: comma-separated target counts (default 1,5,10,20)')
+    p.add_argument('--sam2-frames', type=int, default=20,
+                   help='tracker: timed frames per SAM 2.1 comparison (default 20)')
     p.set_defaults(func=run)
 
 
@@ -93,9 +115,31 @@ def bench_encoder(variant: str, args: argparse.Namespace) -> dict:
             'ratio_rgb_x': round(aux_ms / sam2_ms, 3), 'repeats': args.repeats}
 
 
+def run_tracker(args: argparse.Namespace) -> int:
+    """Print one JSON object: the tracker benchmark and the machine. Exit 0, or 1 on error."""
+    names = [v.strip() for v in (args.variants or 'sata_nano').split(',') if v.strip()]
+    if not names or names[0] not in VARIANTS:
+        print(f'sata bench: error: unknown variant {names[:1]}; known variants: '
+              f'{sorted(VARIANTS)}', file=sys.stderr)
+        return 1
+    try:
+        report = bench_tracker(args, names[0])
+    except ValueError as exc:
+        print(f'sata bench: error: {exc}', file=sys.stderr)
+        return 1
+    print(json.dumps({**report, 'machine': machine()}), flush=True)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    """Print one JSON line per variant, then one with the machine. Exit 0, or 1 on error."""
-    names = [v.strip() for v in args.variants.split(',') if v.strip()]
+    """
+    Run `sata bench`; exit 0, or 1 on error.
+
+    encoder: one JSON line per variant, then one with the machine; tracker: see run_tracker.
+    """
+    if args.what == 'tracker':
+        return run_tracker(args)
+    names = [v.strip() for v in (args.variants or ENCODER_VARIANTS).split(',') if v.strip()]
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown or args.repeats < 1:
         print(f'sata bench: error: unknown variants {unknown} or repeats < 1; known variants: '
