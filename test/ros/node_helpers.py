@@ -1,14 +1,13 @@
 """Helpers for tests of the tracker node: a spun TrackerNode, synthetic input messages."""
 
-import threading
 from typing import Any, Optional
 
 import numpy as np
 import rclpy
 from rclpy.context import Context
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
-from ros_helpers import wait_for
+from ros_helpers import spin_in_thread, wait_for
 from sata_ros.ros.node import TrackerNode
 from sata_ros.tracking.tracker import Tracker
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
@@ -53,15 +52,7 @@ class NodeRunner:
                                 parameter_overrides=overrides, namespace=namespace)
         self._executor = MultiThreadedExecutor(num_threads=4, context=self.context)
         self._executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        try:
-            while self.context.ok():
-                self._executor.spin_once(timeout_sec=0.05)
-        except ExternalShutdownException:
-            pass
+        self._thread = spin_in_thread(self._executor, self.context)
 
     def close(self) -> None:
         """Shut the node down (lifecycle shutdown), stop spinning, destroy it."""

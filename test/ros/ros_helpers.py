@@ -6,8 +6,22 @@ from typing import Callable
 
 import rclpy
 from rclpy.context import Context
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+
+
+def spin_in_thread(executor: Executor, context: Context) -> threading.Thread:
+    """Spin `executor` on a daemon thread until `context` shuts down; return the thread."""
+    def spin() -> None:
+        try:
+            while context.ok():
+                executor.spin_once(timeout_sec=0.05)
+        except ExternalShutdownException:
+            pass
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    return thread
 
 
 class Participant:
@@ -24,15 +38,7 @@ class Participant:
         self.node = Node(name, context=self.context)
         self._executor = SingleThreadedExecutor(context=self.context)
         self._executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        try:
-            while self.context.ok():
-                self._executor.spin_once(timeout_sec=0.05)
-        except ExternalShutdownException:
-            pass
+        self._thread = spin_in_thread(self._executor, self.context)
 
     def close(self) -> None:
         """Stop spinning and shut the context down."""
