@@ -42,6 +42,16 @@ def runners():
             runner.close()
 
 
+def _activate_and_wire(runner, side, rgb_qos):
+    """Bring the node to active; subscribe `side` to detections and give it an RGB publisher."""
+    node = runner.node
+    node.trigger_configure()
+    node.trigger_activate()
+    got = []
+    side.create_subscription(vm.Detection2DArray, 'detections', got.append, RELIABLE)
+    return node, got, side.create_publisher(Image, 'rgb/image', rgb_qos)
+
+
 def _call(participant, client, request):
     assert client.wait_for_service(timeout_sec=10.0)
     future = client.call_async(request)
@@ -163,13 +173,8 @@ def _publish_until(pub, make, done, timeout: float = 30.0) -> bool:
 
 def test_best_effort_input_receives_from_a_reliable_publisher(runners, participants):
     runner = runners('sata_tracker_be')
-    node = runner.node
-    node.trigger_configure()
-    node.trigger_activate()
     side = participants[0].node
-    got = []
-    side.create_subscription(vm.Detection2DArray, 'detections', got.append, RELIABLE)
-    pub = side.create_publisher(Image, 'rgb/image', RELIABLE)
+    node, got, pub = _activate_and_wire(runner, side, RELIABLE)
     assert wait_for(lambda: pub.get_subscription_count() == 1)
     assert _publish_until(pub, lambda: rgb_msg(0, time.time_ns()), lambda: bool(got))
     assert node.qos_warnings == []
@@ -179,13 +184,8 @@ def test_detected_mode_publishes_ids_without_any_prompt(runners, participants):
     runner = runners('sata_tracker_mot', {'tracker.mode': 'detected',
                                           'tracker.detection_score': 0.0,
                                           'tracker.max_detections': 3})
-    node = runner.node
-    node.trigger_configure()
-    node.trigger_activate()
     side = participants[0].node
-    got = []
-    side.create_subscription(vm.Detection2DArray, 'detections', got.append, RELIABLE)
-    pub = side.create_publisher(Image, 'rgb/image', qos_profile_sensor_data)
+    node, got, pub = _activate_and_wire(runner, side, qos_profile_sensor_data)
     assert wait_for(lambda: pub.get_subscription_count() == 1)
     assert _publish_until(pub, lambda: rgb_msg(0, time.time_ns()),
                           lambda: any(m.detections for m in got))
@@ -195,15 +195,10 @@ def test_detected_mode_publishes_ids_without_any_prompt(runners, participants):
 
 def test_sim_time_drives_the_synchronizer(runners, participants):
     runner = runners('sata_tracker_sim', {'use_sim_time': True})
-    node = runner.node
-    node.trigger_configure()
-    node.trigger_activate()
     side = participants[0].node
     sim_ns = 1_000 * 10**9  # far from the wall clock: wall time would reject it as the past
     clock = side.create_publisher(Clock, '/clock', RELIABLE)
-    got = []
-    side.create_subscription(vm.Detection2DArray, 'detections', got.append, RELIABLE)
-    pub = side.create_publisher(Image, 'rgb/image', RELIABLE)
+    node, got, pub = _activate_and_wire(runner, side, RELIABLE)
     assert wait_for(lambda: pub.get_subscription_count() == 1 and clock.get_subscription_count())
     stamps = []
 
@@ -222,13 +217,8 @@ def test_event_images_are_fused(runners, participants):
     runner = runners('sata_tracker_evimg', {'event_image.enabled': True,
                                             'event_image.qos_reliability': 'reliable',
                                             'rgb.qos_reliability': 'reliable'})
-    node = runner.node
-    node.trigger_configure()
-    node.trigger_activate()
     side = participants[0].node
-    got = []
-    side.create_subscription(vm.Detection2DArray, 'detections', got.append, RELIABLE)
-    rgb = side.create_publisher(Image, 'rgb/image', RELIABLE)
+    node, got, rgb = _activate_and_wire(runner, side, RELIABLE)
     events = side.create_publisher(Image, 'events/image', RELIABLE)
     assert wait_for(lambda: rgb.get_subscription_count() and events.get_subscription_count())
     stamp = time.time_ns()
@@ -287,15 +277,10 @@ def test_strict_policy_uses_message_filters_when_installed(runners, participants
                                              'thermal.tolerance': 0.03,
                                              'rgb.qos_reliability': 'reliable',
                                              'thermal.qos_reliability': 'reliable'})
-    node = runner.node
-    node.trigger_configure()
-    node.trigger_activate()
+    side = participants[0].node
+    node, got, rgb = _activate_and_wire(runner, side, RELIABLE)
     ats = _FakeApproximateTime.made[-1]
     assert ats.args == (2, 10, pytest.approx(0.03))
-    side = participants[0].node
-    got = []
-    side.create_subscription(vm.Detection2DArray, 'detections', got.append, RELIABLE)
-    rgb = side.create_publisher(Image, 'rgb/image', RELIABLE)
     thermal = side.create_publisher(Image, 'thermal/image', RELIABLE)
     assert wait_for(lambda: rgb.get_subscription_count() and thermal.get_subscription_count())
     lonely = time.time_ns()
