@@ -84,19 +84,19 @@ class FrameFeatures(NamedTuple):
         """Return its positional encoding expanded to (HW, batch, C)."""
         return self.vision_pos[-1].expand(-1, batch, -1)
 
+    def level_map(self, level: int, batch: int) -> Tensor:
+        """Return level `level` as (batch, C_l, H_l, W_l) (a broadcast view of batch 1)."""
+        x = self.vision_feats[level]
+        h, w = self.feat_sizes[level]
+        return x.permute(1, 2, 0).reshape(1, x.shape[2], h, w).expand(batch, -1, -1, -1)
+
     def top_map(self, batch: int) -> Tensor:
         """Return the lowest-resolution map as (batch, C, H, W) (a broadcast view)."""
-        h, w = self.feat_sizes[-1]
-        x = self.vision_feats[-1]
-        return x.permute(1, 2, 0).reshape(1, x.shape[2], h, w).expand(batch, -1, -1, -1)
+        return self.level_map(-1, batch)
 
     def high_res(self, batch: int) -> list[Tensor]:
         """Return the finer levels as (batch, C_l, H_l, W_l) broadcast views, finest first."""
-        out = []
-        for x, (h, w) in zip(self.vision_feats[:-1], self.feat_sizes[:-1]):
-            level = x.permute(1, 2, 0).reshape(1, x.shape[2], h, w)
-            out.append(level.expand(batch, -1, -1, -1))
-        return out
+        return [self.level_map(i, batch) for i in range(len(self.vision_feats) - 1)]
 
 
 class DecoderOutput(NamedTuple):
