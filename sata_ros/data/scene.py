@@ -67,6 +67,10 @@ class SceneConfig:
     event_noise_hz: float = 0.05  # background-activity events per pixel per second
     illumination_change: bool = True  # global drift plus a dimming step half-way
     sensor_noise: bool = True  # RGB, depth and thermal noise; event background activity
+    # RGB camera exposure: 1 = normal; small values (e.g. 0.05) render a dark scene in which
+    # the RGB camera sees little while depth, thermal and events are unaffected (their sensors
+    # do not depend on visible light), for measuring what an auxiliary modality adds.
+    rgb_exposure: float = 1.0
     start_ns: int = 1_700_000_000_000_000_000  # stamp of frame 0
 
     def __post_init__(self) -> None:
@@ -86,6 +90,7 @@ class SceneConfig:
             (self.thermal_width >= 0 and self.thermal_height >= 0 and self.thermal_fps >= 0,
              'thermal_width, thermal_height and thermal_fps must be >= 0 (0 = default)'),
             (self.event_substeps >= 1, f'event_substeps must be >= 1, got {self.event_substeps}'),
+            (0 < self.rgb_exposure <= 1, f'rgb_exposure must be in (0, 1], got {self.rgb_exposure}'),
         ]
         for ok, message in checks:
             if not ok:
@@ -341,9 +346,15 @@ def ground_truth(state: WorldState) -> list[ObjectTruth]:
     return truths
 
 
-def rgb8(state: WorldState, rng: Optional[np.random.Generator]) -> np.ndarray:
-    """Return the rgb8 image (H x W x 3 uint8): gamma 2.2, plus read noise when rng is given."""
-    img = 255.0 * state.rgb ** (1 / 2.2)
+def rgb8(state: WorldState, rng: Optional[np.random.Generator],
+         exposure: float = 1.0) -> np.ndarray:
+    """
+    Return the rgb8 image (H x W x 3 uint8): gamma 2.2, plus read noise when rng is given.
+
+    `exposure` scales the linear light before the gamma curve (a darker scene; the read noise
+    stays the same, so a dark image also has a lower signal-to-noise ratio).
+    """
+    img = 255.0 * (exposure * state.rgb) ** (1 / 2.2)
     if rng is not None:
         img = img + rng.normal(0.0, 2.0, img.shape)
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
@@ -434,7 +445,8 @@ def _frames(cfg: SceneConfig) -> Iterator[Frame]:
             return _rng(cfg.seed, purpose, k) if cfg.sensor_noise else None
 
         frame = Frame(index=k, stamp_ns=cfg.start_ns + round(t * 1e9),
-                      rgb=rgb8(state, noise(_RGB_NOISE)), objects=ground_truth(state))
+                      rgb=rgb8(state, noise(_RGB_NOISE), cfg.rgb_exposure),
+                      objects=ground_truth(state))
         if 'depth' in mods:
             frame.depth = depth_image(state, cfg, renderer.dropout, noise(_DEPTH_NOISE))
         if 'thermal' in mods:

@@ -168,3 +168,18 @@ def test_config_rejects_bad_values_with_the_field_name():
         SceneConfig(depth_encoding='16UC3')
     with pytest.raises(ValueError, match='modalities must be a subset'):
         SceneConfig(modalities=('rgb', 'lidar'))
+    with pytest.raises(ValueError, match=r'rgb_exposure must be in \(0, 1\]'):
+        SceneConfig(rgb_exposure=0.0)
+
+
+def test_low_exposure_darkens_rgb_only():
+    dark_cfg = dataclasses.replace(CLEAN, rgb_exposure=0.05)
+    normal, dark = _frames(CLEAN), _frames(dark_cfg)
+    for fn, fd in zip(normal, dark):
+        # gamma 2.2: 0.05 of the light is about 0.26 of the pixel value.
+        ratio = fd.rgb.mean() / fn.rgb.mean()
+        assert 0.2 < ratio < 0.32
+        assert np.array_equal(fn.depth, fd.depth) and np.array_equal(fn.events, fd.events)
+        assert (fn.thermal is None) == (fd.thermal is None)
+        assert fn.thermal is None or np.array_equal(fn.thermal, fd.thermal)
+        assert [o.box for o in fn.objects] == [o.box for o in fd.objects]
