@@ -1,0 +1,1 @@
+"""Evaluation of trackers on synthetic scenes and benchmarks: metrics, baselines, reports."""
