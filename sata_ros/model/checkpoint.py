@@ -31,10 +31,20 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: the message names the file and the problem."""
 
 
-def save_checkpoint(model: torch.nn.Module, path: PathLike, extra: Optional[dict] = None) -> None:
-    """Write `model` (a SataModel) with its config to `path`; `extra` is kept verbatim."""
+def save_checkpoint(model: torch.nn.Module, path: PathLike, extra: Optional[dict] = None,
+                    half: bool = False) -> None:
+    """
+    Write `model` (a SataModel) with its config to `path`; `extra` is kept verbatim.
+
+    `half` stores floating-point tensors as float16 (half the file; loading casts them back
+    to the model's dtype, so a model loaded from it computes in float32 with weights rounded
+    to float16 precision).
+    """
+    state = model.state_dict()
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     torch.save({'format': FORMAT, 'sata_ros_version': __version__,
-                'config': model.config.to_dict(), 'state_dict': model.state_dict(),
+                'config': model.config.to_dict(), 'state_dict': state,
                 'extra': extra or {}}, path)
 
 
@@ -65,9 +75,14 @@ def read_checkpoint(path: PathLike) -> tuple[SataConfig, dict]:
 
 
 def load_checkpoint_into(model: torch.nn.Module, path: PathLike) -> None:
-    """Load a sata_ros checkpoint into `model` strictly; its config must equal model.config."""
+    """
+    Load a sata_ros checkpoint into `model` strictly.
+
+    Its config must describe the same architecture as model.config: fields that only say how
+    the model was trained (SataConfig.TRAINING_FIELDS) may differ.
+    """
     config, data = read_checkpoint(path)
-    if config != model.config:
+    if config.architecture() != model.config.architecture():
         raise CheckpointError(f'{path}: checkpoint is for {config.variant} with settings '
                               f'{config.to_dict()}, the model is {model.config.variant} with '
                               f'{model.config.to_dict()}')

@@ -33,6 +33,7 @@ class SataConfig:
     det_channels: int = 128  # detection-head width
     det_blocks: int = 4  # Dynamic Head blocks (SATA: 4)
     mem_layers: int = 2  # MEM query layers
+    mem_dim: int = 256  # MEM token / query / embedding width (SAM 2's d_model by default)
     extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
 
     def __post_init__(self) -> None:
@@ -42,11 +43,21 @@ class SataConfig:
         if not self.det_classes:
             raise ValueError('det_classes must name at least one class')
         for name in ('num_common', 'num_specific', 'top_k', 'expert_ratio', 'image_size',
-                     'det_channels', 'det_blocks', 'mem_layers'):
+                     'det_channels', 'det_blocks', 'mem_layers', 'mem_dim'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
         if self.top_k > min(self.num_common, self.num_specific):
             raise ValueError(f'top_k ({self.top_k}) exceeds the number of experts')
+
+    # Fields that say how a model is trained, not what it computes.
+    TRAINING_FIELDS = ('freeze_trunk', 'extra')
+
+    def architecture(self) -> dict[str, Any]:
+        """Return `to_dict()` without TRAINING_FIELDS: equal values mean loadable weights."""
+        d = self.to_dict()
+        for name in self.TRAINING_FIELDS:
+            d.pop(name)
+        return d
 
     def to_dict(self) -> dict[str, Any]:
         """Return a plain dict (lists for tuples) for checkpoints and JSON."""
@@ -88,7 +99,7 @@ _NANO = (
 
 VARIANTS = {
     'sata_nano': SataConfig('sata_nano', 'configs/sam2.1/sam2.1_hiera_t.yaml', _NANO, 256,
-                            det_channels=64, det_blocks=2, mem_layers=1),
+                            det_channels=64, det_blocks=2, mem_layers=1, mem_dim=128),
     'sata_t': SataConfig('sata_t', 'configs/sam2.1/sam2.1_hiera_t.yaml'),
     'sata_s': SataConfig('sata_s', 'configs/sam2.1/sam2.1_hiera_s.yaml'),
     'sata_b+': SataConfig('sata_b+', 'configs/sam2.1/sam2.1_hiera_b+.yaml'),

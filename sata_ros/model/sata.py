@@ -54,7 +54,7 @@ class SataModel(nn.Module):
         dim = sam.hidden_dim
         self.detector = DetectionHead(dim, config.det_channels, len(config.det_classes),
                                       config.det_blocks)
-        self.mem = MemoryEnhancedModule(dim, dim, num_layers=config.mem_layers)
+        self.mem = MemoryEnhancedModule(dim, config.mem_dim, num_layers=config.mem_layers)
         if config.freeze_trunk:
             self.freeze_trunk()
 

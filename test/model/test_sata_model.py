@@ -125,6 +125,25 @@ def test_checkpoint_round_trip_is_exact(tmp_path):
                                  'rgb_only': 'single'}), checkpoint=path)
 
 
+def test_half_checkpoint_is_half_the_size_and_rounds_only_to_float16(tmp_path):
+    import dataclasses
+    model = build_sata(dataclasses.replace(get_config('sata_nano'), freeze_trunk=False))
+    for layer in model.demoe_layers():
+        layer.reset_outputs(std=0.05)
+    full, half = tmp_path / 'full.pt', tmp_path / 'half.pt'
+    save_checkpoint(model, full)
+    save_checkpoint(model, half, half=True)
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    # The training-only field freeze_trunk differs from the variant's; the weights still load.
+    again = build_sata('sata_nano', checkpoint=half)
+    for (name, a), b in zip(model.state_dict().items(), again.state_dict().values()):
+        assert b.dtype == a.dtype, name
+        if a.is_floating_point():
+            assert torch.equal(b, a.half().to(a.dtype)), name
+        else:
+            assert torch.equal(a, b), name
+
+
 def test_load_official_sam21_file_into_shared_parts(tmp_path):
     torch.manual_seed(2)
     reference = build_sam2_base(get_config('sata_nano'))
