@@ -10,8 +10,8 @@ the top-left pixel; boxes are (x, y, w, h) in pixels of the RGB image; stamps ar
 nanoseconds; target ids are positive integers.
 """
 
-from dataclasses import dataclass, field
-from typing import Iterator, Optional
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
@@ -163,3 +163,20 @@ class FrameSource:
 
 class DataError(ValueError):
     """Bad input data: the message names the file (and line) and what was expected."""
+
+
+def hold_thermal(frames: Iterable[Frame]) -> Iterator[Frame]:
+    """
+    Pair every frame with the latest thermal image, as an RGB-anchored synchronizer does.
+
+    A thermal camera slower than the RGB one leaves `thermal` None on the frames between its
+    ticks; this yields copies of those frames carrying the previous thermal image and its
+    stamp (frames before the first thermal image stay without one).
+    """
+    thermal, stamp = None, None
+    for frame in frames:
+        if frame.thermal is not None:
+            thermal, stamp = frame.thermal, frame.thermal_stamp_ns
+            yield frame
+        else:
+            yield replace(frame, thermal=thermal, thermal_stamp_ns=stamp)

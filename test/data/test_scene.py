@@ -8,6 +8,7 @@ import pytest
 from sata_ros.data.events import log_intensity
 from sata_ros.data.scene import (generate_scene, ground_truth, luma, SceneConfig,
                                  SceneRenderer, thermal_tick)
+from sata_ros.data.sequence import hold_thermal
 
 SMALL = SceneConfig(seed=5, num_frames=8, width=64, height=48)
 CLEAN = dataclasses.replace(SMALL, sensor_noise=False, illumination_change=False)
@@ -183,3 +184,17 @@ def test_low_exposure_darkens_rgb_only():
         assert (fn.thermal is None) == (fd.thermal is None)
         assert fn.thermal is None or np.array_equal(fn.thermal, fd.thermal)
         assert [o.box for o in fn.objects] == [o.box for o in fd.objects]
+
+
+def test_hold_thermal_fills_the_frames_between_thermal_ticks():
+    frames = _frames(SMALL)
+    held = list(hold_thermal(frames))
+    assert any(f.thermal is None for f in frames)
+    last = None
+    for raw, out in zip(frames, held):
+        if raw.thermal is not None:
+            last = raw
+            assert out is raw
+        elif last is not None:
+            assert out.thermal is last.thermal and out.thermal_stamp_ns == last.thermal_stamp_ns
+            assert out.rgb is raw.rgb and out.stamp_ns == raw.stamp_ns
