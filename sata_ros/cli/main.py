@@ -10,9 +10,9 @@ import sys
 from typing import Optional, Sequence
 
 from sata_ros import __version__
-from sata_ros.cli import bench, import_data, info, model_info, synth
+from sata_ros.cli import bench, import_data, info, model_info, synth, train
 
-SUBCOMMANDS = (info, synth, import_data, model_info, bench)
+SUBCOMMANDS = (info, synth, import_data, model_info, bench, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

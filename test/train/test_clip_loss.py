@@ -1,0 +1,113 @@
+"""The clip objective: every trained part gets a gradient, stages freeze the right parts."""
+
+import dataclasses
+
+import pytest
+from sata_ros.model.config import get_config
+from sata_ros.model.sata import build_sata
+from sata_ros.train.clip_loss import ClipLoss, slice_features
+from sata_ros.train.clips import ClipSampler, to_tensors
+from sata_ros.train.config import DataSection, LossSection, ModelSection, TrainConfig
+from sata_ros.train.trainer import build_model, learning_rate, set_trainable
+import torch
+
+DATA = DataSection(train_seeds=(30, 32), val_seeds=(40, 41), num_frames=10, width=96,
+                   height=72, scene_window=1, clip_length=2, max_stride=1, flip=0.0, dark=0.0,
+                   modality_weights={'thermal': 1.0})
+
+
+@pytest.fixture(scope='module')
+def model():
+    torch.manual_seed(0)
+    return build_model(TrainConfig(model=ModelSection(overrides={'freeze_trunk': False})))
+
+
+def test_common_experts_start_at_zero_only_without_training_init():
+    torch.manual_seed(0)
+    fresh = build_sata(dataclasses.replace(get_config('sata_nano'), freeze_trunk=False))
+    assert all(bool((layer.common.w2 == 0).all()) for layer in fresh.demoe_layers())
+    trained = build_model(TrainConfig(model=ModelSection(common_init_std=0.02)))
+    stds = [float(layer.common.w2.detach().std()) for layer in trained.demoe_layers()]
+    assert all(0.015 < s < 0.025 for s in stds)
+
+
+def _clip(task, model):
+    data = dataclasses.replace(DATA, prompted_ratio=1.0 if task == 'prompted' else 0.0)
+    return to_tensors(ClipSampler(data, seed=0).sample(0), model.image_size)
+
+
+def _grads(model, clip, stage='full'):
+    set_trainable(model, stage)
+    model.train()
+    model.zero_grad(set_to_none=True)
+    out = ClipLoss(model, LossSection())(clip, with_heads=stage != 'detection')
+    out.loss.backward()
+    got = {n for n, p in model.named_parameters()
+           if p.grad is not None and bool(p.grad.abs().sum() > 0)}
+    return out, got
+
+
+def _has(names, prefix):
+    return any(n.startswith(prefix) for n in names)
+
+
+def test_prompted_clip_trains_the_sam_heads_memory_and_demoe(model):
+    out, got = _grads(model, _clip('prompted', model))
+    assert {'focal', 'dice', 'iou', 'objectness', 'router', 'orthogonality',
+            'complementary'} <= set(out.parts)
+    for prefix in ('sam.sam_mask_decoder.', 'sam.sam_prompt_encoder.', 'sam.memory_attention.',
+                   'sam.memory_encoder.', 'sam.image_encoder.neck.',
+                   'sam.image_encoder.trunk.patch_embed.'):
+        assert _has(got, prefix), prefix
+    # DeMoE: the common experts (through the cross-modal prompt), the thermal group's specific
+    # experts and the cross-modal router learn.
+    assert any('.mlp.common.w2' in n for n in got) and any('.mlp.proj_aux.' in n for n in got)
+    assert any('.mlp.specific.1.w2' in n for n in got)
+    assert any('.mlp.modality_router.' in n for n in got)
+    assert not _has(got, 'detector.') and not _has(got, 'mem.')
+    assert torch.isfinite(out.loss)
+
+
+def test_detected_clip_trains_detector_mem_and_box_prompted_decoder(model):
+    out, got = _grads(model, _clip('detected', model))
+    assert {'det_cls', 'det_box', 'det_quality', 'embedding', 'focal'} <= set(out.parts)
+    for prefix in ('detector.', 'mem.', 'sam.sam_mask_decoder.'):
+        assert _has(got, prefix), prefix
+    assert not _has(got, 'sam.memory_attention.')
+
+
+def test_detection_stage_trains_only_the_detection_head(model):
+    _, got = _grads(model, _clip('detected', model), stage='detection')
+    assert got and all(n.startswith('detector.') for n in got)
+
+
+def test_mixture_stage_keeps_attention_and_shared_experts_frozen(model):
+    trainable = set_trainable(model, 'mixture')
+    assert not any('.attn.' in n for n in trainable)
+    assert not any('.mlp.shared.' in n for n in trainable)
+    assert any('.mlp.common.' in n for n in trainable) and _has(trainable, 'mem.')
+    set_trainable(model, 'full')
+
+
+def test_slice_features_picks_one_frame(model):
+    model.eval()
+    clip = _clip('prompted', model)
+    with torch.no_grad():
+        from sata_ros.model import sam_steps
+        both = sam_steps.frame_features(
+            model.sam, model.encode(clip.rgb, clip.aux, clip.aux_group))
+        alone = sam_steps.frame_features(
+            model.sam, model.encode(clip.rgb[1:], clip.aux[1:], clip.aux_group[1:]))
+    second = slice_features(both, 1)
+    for a, b in zip(second.vision_feats, alone.vision_feats):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+
+
+def test_learning_rate_warms_up_then_decays_to_the_floor():
+    from sata_ros.train.config import OptimSection, RunSection
+    cfg = TrainConfig(optim=OptimSection(lr=1e-3, warmup_steps=10, min_lr_ratio=0.1),
+                      run=RunSection(steps=110))
+    lrs = [learning_rate(cfg, s) for s in range(110)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
+    assert lrs[-1] == pytest.approx(1e-4, rel=1e-2)
