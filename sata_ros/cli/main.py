@@ -10,9 +10,10 @@ import sys
 from typing import Optional, Sequence
 
 from sata_ros import __version__
-from sata_ros.cli import bench, import_data, info, model_info, synth, train
+from sata_ros.cli import accuracy, bench, import_data, info, model_info, synth, train
+from sata_ros.cli import eval as eval_bag  # the module `eval`, not the builtin
 
-SUBCOMMANDS = (info, synth, import_data, model_info, bench, train)
+SUBCOMMANDS = (info, synth, import_data, model_info, bench, train, accuracy, eval_bag)
 
 
 def build_parser() -> argparse.ArgumentParser:
