@@ -22,7 +22,8 @@ ARGUMENTS = (
     ('params_file', '', 'YAML parameter file (default: share/sata_ros/config/tracker.yaml).'),
     ('use_sim_time', 'false', 'Use /clock (e.g. ros2 bag play --clock).'),
     ('device', 'cpu', "Torch device: 'cpu', 'cuda' or 'cuda:N'."),
-    ('checkpoint', '', 'sata_ros checkpoint path (empty = untrained weights, tests only).'),
+    ('checkpoint', 'default', "'default' = the shipped checkpoint of the variant, 'none' = "
+     'untrained weights (tests only), else a sata_ros checkpoint path.'),
     ('autostart', 'true', 'Configure and activate the lifecycle node at start-up.'),
     ('log_level', 'info', 'Logging level: debug, info, warn, error or fatal.'),
 )
@@ -64,7 +65,7 @@ def tracker_command(values: dict) -> list:
     """
     namespace = values.get('namespace', '').strip('/')
     params_file = values.get('params_file') or default_params_file()
-    checkpoint = values.get('checkpoint', '').replace("'", "''")
+    checkpoint = values.get('checkpoint', 'default').replace("'", "''")
     return [tracker_executable(), '--ros-args',
             '-r', f'__node:={NODE_NAME}', '-r', f'__ns:=/{namespace}',
             '--params-file', params_file,

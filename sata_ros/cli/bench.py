@@ -54,6 +54,9 @@ def register(subparsers: Any) -> None:
                    help='tracker: comma-separated target counts (default 1,5,10,20)')
     p.add_argument('--sam2-frames', type=int, default=20,
                    help='tracker: timed frames per SAM 2.1 comparison (default 20)')
+    p.add_argument('--checkpoint', default='default',
+                   help="tracker: 'default' (the shipped checkpoint of the variant; untrained "
+                        "where none ships), 'none' (untrained) or a checkpoint path")
     p.set_defaults(func=run)
 
 

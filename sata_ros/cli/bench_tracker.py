@@ -1,8 +1,8 @@
 """
 `sata bench tracker`: per-frame latency and memory of the streaming tracker, next to SAM 2.1.
 
-Measured in one process, on one model of one variant (untrained weights: speed does not depend
-on them):
+Measured in one process, on one model of one variant: the shipped checkpoint where the variant
+has one (--checkpoint default), otherwise untrained weights (speed hardly depends on them):
 
 - `latency_ms`: wall time of `Stream.track` per frame (p50, p95) for each target count of
   --targets: frame 0 is tracked, the targets are added on it as a grid of small boxes, 3 frames
@@ -312,7 +312,7 @@ def bench_tracker(args: argparse.Namespace, variant: str = 'sata_nano') -> dict:
 
     Args:
         args: `sata bench` options: frames, long_frames, long_targets, targets, sam2_frames,
-            device, dtype, channels_last, compile.
+            device, dtype, channels_last, compile, checkpoint.
         variant: the model variant.
 
     Raises:
@@ -333,11 +333,17 @@ def bench_tracker(args: argparse.Namespace, variant: str = 'sata_nano') -> dict:
     most = max(counts + [args.long_targets])
     # drop_after: untrained heads may call targets absent; they must stay tracked throughout.
     config = TrackerConfig(max_targets=max(32, most), drop_after=10 ** 9)
+    from sata_ros.model.default_checkpoint import resolve_checkpoint, SHIPPED
+    setting = getattr(args, 'checkpoint', 'default')
+    if setting == 'default' and variant not in SHIPPED:
+        setting = 'none'
+    checkpoint = resolve_checkpoint(setting, variant)
     torch.manual_seed(0)
-    tracker = Tracker.from_variant(variant, config=config, runtime=runtime)
+    tracker = Tracker.from_variant(variant, checkpoint, config=config, runtime=runtime)
     frames = scene_frames()
     report: dict[str, Any] = {
-        'variant': variant, 'device': runtime.device, 'dtype': runtime.dtype,
+        'variant': variant, 'checkpoint': str(checkpoint) if checkpoint else 'untrained',
+        'device': runtime.device, 'dtype': runtime.dtype,
         'channels_last': runtime.channels_last, 'compile': runtime.compile_trunk,
         'image_size': tracker.model.image_size,
         'frame_size': {'width': FRAME_WIDTH, 'height': FRAME_HEIGHT},

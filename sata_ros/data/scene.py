@@ -90,7 +90,8 @@ class SceneConfig:
             (self.thermal_width >= 0 and self.thermal_height >= 0 and self.thermal_fps >= 0,
              'thermal_width, thermal_height and thermal_fps must be >= 0 (0 = default)'),
             (self.event_substeps >= 1, f'event_substeps must be >= 1, got {self.event_substeps}'),
-            (0 < self.rgb_exposure <= 1, f'rgb_exposure must be in (0, 1], got {self.rgb_exposure}'),
+            (0 < self.rgb_exposure <= 1,
+             f'rgb_exposure must be in (0, 1], got {self.rgb_exposure}'),
         ]
         for ok, message in checks:
             if not ok:

@@ -25,6 +25,7 @@ from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sata_ros.model.default_checkpoint import resolve_checkpoint, UNTRAINED
 from sata_ros.msg import TargetStateArray
 from sata_ros.ros.diagnostics import device_memory, Diagnostics
 from sata_ros.ros.inputs import Inputs
@@ -45,8 +46,9 @@ THROTTLE_S = 5.0
 
 def build_tracker(settings: NodeSettings) -> Tracker:
     """Build the tracker of the node's settings (the default `tracker_factory`)."""
-    return Tracker.from_variant(settings.variant, settings.checkpoint or None,
-                                config=settings.tracker, runtime=settings.runtime)
+    path = resolve_checkpoint(settings.checkpoint, settings.variant)
+    return Tracker.from_variant(settings.variant, path, config=settings.tracker,
+                                runtime=settings.runtime)
 
 
 class TrackerNode(LifecycleNode):
@@ -126,10 +128,10 @@ class TrackerNode(LifecycleNode):
             settings = read_settings(read_values(self))
         except ParamError as exc:
             return self._fail(f'configure failed: {exc}')
-        if not settings.checkpoint:
+        if settings.checkpoint == UNTRAINED:
             self.get_logger().warning(
-                f'parameter checkpoint is empty: {settings.variant} runs with UNTRAINED '
-                'weights (tests only); set checkpoint to a trained sata_ros checkpoint')
+                f"parameter checkpoint is 'none': {settings.variant} runs with UNTRAINED "
+                "weights (tests only); set it to 'default' or a trained checkpoint")
         try:
             self._tracker = self._factory(settings)
         except Exception as exc:  # noqa: B902 - any load failure fails configure, logged

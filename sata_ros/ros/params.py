@@ -193,8 +193,9 @@ def _input_specs() -> list[Spec]:
 SPECS: tuple[Spec, ...] = (
     Spec('variant', 'sata_nano', 'Model variant (sata_nano, sata_t, sata_s, sata_b+, sata_l).',
          read_only=True),
-    Spec('checkpoint', '', 'Path of a sata_ros checkpoint; empty = untrained weights (for '
-         'tests only).', read_only=True),
+    Spec('checkpoint', 'default', "'default' = the checkpoint shipped for the variant "
+         "(sata_nano: trained on synthetic scenes); 'none' = untrained weights (tests only); "
+         'else the path of a sata_ros checkpoint.', read_only=True),
     Spec('device', 'cpu', "Torch device: 'cpu', 'cuda' or 'cuda:N'.", read_only=True),
     Spec('dtype', 'float32', 'Autocast precision.', choices=tuple(DTYPES), read_only=True),
     Spec('channels_last', False, 'NHWC layout for convolutions (GPU).', read_only=True),

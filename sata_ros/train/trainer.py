@@ -322,7 +322,7 @@ class Trainer:
                 'seconds_this_invocation': round(time.perf_counter() - start_time, 1),
                 'machine': f'{platform.machine()} {platform.processor() or ""}'.strip(),
                 'cpu_count': os.cpu_count(), 'device': str(self.device),
-                'torch': torch.__version__}
+                'torch': str(torch.__version__)}
 
 
 def _step_seed(seed: int, step: int, rank: int) -> int:

@@ -32,7 +32,8 @@ def test_defaults_give_the_engine_defaults():
     settings = params.read_settings(_defaults())
     assert settings.tracker == TrackerConfig()
     assert settings.runtime == RuntimeOptions()
-    assert (settings.variant, settings.checkpoint, settings.enabled) == ('sata_nano', '', ())
+    assert (settings.variant, settings.checkpoint, settings.enabled) == ('sata_nano', 'default',
+                                                                         ())
     assert all(q.reliability == 'best_effort' for q in settings.qos.values())
 
 
