@@ -26,7 +26,7 @@ import os
 import pathlib
 import platform
 import time
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 from sata_ros.model.checkpoint import load_checkpoint_into, load_sam2_weights, save_checkpoint
 from sata_ros.model.config import get_config
@@ -140,11 +140,16 @@ class Trainer:
         cfg: the resolved training config.
         resume: continue from run.out_dir/last.pt (an error if it does not exist).
         progress: show a progress bar (rank 0 only).
+        stop_at: stop after this optimiser step (saving last.pt and the export) although the
+            schedule spans run.steps; a later `resume` continues as if never stopped. None runs
+            to run.steps.
 
     """
 
-    def __init__(self, cfg: TrainConfig, resume: bool = False, progress: bool = True) -> None:
+    def __init__(self, cfg: TrainConfig, resume: bool = False, progress: bool = True,
+                 stop_at: Optional[int] = None) -> None:
         self.cfg = cfg
+        self.stop_at = cfg.run.steps if stop_at is None else min(stop_at, cfg.run.steps)
         self.out_dir = pathlib.Path(cfg.run.out_dir)
         self.resume = resume
         self.progress = progress
@@ -185,6 +190,9 @@ class Trainer:
         start_time = time.perf_counter()
         cfg = self.cfg
         self._init_distributed()
+        # The initial weights come from torch's generator: the same seed, the same model on
+        # every rank and in every run of this config.
+        torch.manual_seed(cfg.run.seed)
         model = build_model(cfg).to(self.device)
         loss_fn: nn.Module = ClipLoss(model, cfg.loss)
         optimizer = torch.optim.AdamW(_param_groups(model, cfg.optim.weight_decay),
@@ -210,7 +218,7 @@ class Trainer:
         model.train()
         last_loss = float('nan')
         with _progress(cfg.run.steps, step, self.progress and lead) as bar:
-            while step < cfg.run.steps:
+            while step < self.stop_at:
                 tick = time.perf_counter()
                 lr = learning_rate(cfg, step)
                 for group in optimizer.param_groups:
@@ -219,7 +227,7 @@ class Trainer:
                 totals = self._step(loss_fn, sampler, step, optimizer, scaler, model, with_heads)
                 step += 1
                 logger.add(step, lr, totals, time.perf_counter() - tick)
-                if step % cfg.run.log_every == 0 or step == cfg.run.steps:
+                if step % cfg.run.log_every == 0 or step == self.stop_at:
                     row = logger.flush()
                     last_loss = row.get('loss', last_loss)
                     bar.set_postfix(loss=f'{last_loss:.4f}', lr=f'{lr:.2e}')

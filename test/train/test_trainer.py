@@ -64,7 +64,8 @@ def test_loss_falls_over_a_short_run(straight):
 
 def test_resumed_run_continues_from_the_same_step_and_loss(straight, tmp_path):
     out, _ = straight
-    first = Trainer(_config(tmp_path, steps=HALF), progress=False).run()
+    # Interrupted half-way: the schedule still spans STEPS, as in a run that was killed.
+    first = Trainer(_config(tmp_path), progress=False, stop_at=HALF).run()
     assert first.step == HALF
     state = torch.load(tmp_path / 'last.pt', weights_only=True)
     assert state['step'] == HALF
