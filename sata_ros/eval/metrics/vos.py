@@ -36,6 +36,17 @@ DEFAULT_BOUND_TH = 0.008  # boundary tolerance as a fraction of the image diagon
 DECAY_BINS = 4
 
 
+def _without_void(pred: np.ndarray, gt: np.ndarray,
+                  void: Optional[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Return both masks as bool arrays with the void pixels (when given) cleared."""
+    pred = np.asarray(pred, dtype=bool)
+    gt = np.asarray(gt, dtype=bool)
+    if void is not None:
+        keep = ~np.asarray(void, dtype=bool)
+        pred, gt = pred & keep, gt & keep
+    return pred, gt
+
+
 def region_similarity(pred: np.ndarray, gt: np.ndarray,
                       void: Optional[np.ndarray] = None) -> float:
     """
@@ -50,12 +61,7 @@ def region_similarity(pred: np.ndarray, gt: np.ndarray,
         J in [0, 1]; 1 when both masks are empty (outside the void).
 
     """
-    pred = np.asarray(pred, dtype=bool)
-    gt = np.asarray(gt, dtype=bool)
-    if void is not None:
-        keep = ~np.asarray(void, dtype=bool)
-        pred = pred & keep
-        gt = gt & keep
+    pred, gt = _without_void(pred, gt, void)
     union = np.count_nonzero(pred | gt)
     if union == 0:
         return 1.0
@@ -136,12 +142,7 @@ def boundary_f(pred: np.ndarray, gt: np.ndarray, void: Optional[np.ndarray] = No
         F in [0, 1] with the DAVIS edge cases (module docstring).
 
     """
-    pred = np.asarray(pred, dtype=bool)
-    gt = np.asarray(gt, dtype=bool)
-    if void is not None:
-        keep = ~np.asarray(void, dtype=bool)
-        pred = pred & keep
-        gt = gt & keep
+    pred, gt = _without_void(pred, gt, void)
     pred_edge = boundary_map(pred)
     gt_edge = boundary_map(gt)
     n_pred = np.count_nonzero(pred_edge)
