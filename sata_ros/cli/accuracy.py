@@ -79,11 +79,8 @@ def run(args: argparse.Namespace) -> int:
         print(f'sata accuracy: error: unknown systems {unknown}; choose from trained, '
               'untrained, baseline', file=sys.stderr)
         return 1
-    settings = bench.BenchmarkSettings()
-    if args.seeds:
-        settings = bench.BenchmarkSettings(seeds=args.seeds, num_frames=settings.num_frames)
-    if args.frames:
-        settings = bench.BenchmarkSettings(seeds=settings.seeds, num_frames=args.frames)
+    given = {'seeds': args.seeds, 'num_frames': args.frames}
+    settings = bench.BenchmarkSettings(**{k: v for k, v in given.items() if v})
     began = time.perf_counter()
     report: dict[str, Any] = {'settings': vars(settings) | {'seeds': list(settings.seeds)},
                               'dark_exposure': bench.DARK_EXPOSURE,

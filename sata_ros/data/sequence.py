@@ -180,3 +180,19 @@ def hold_thermal(frames: Iterable[Frame]) -> Iterator[Frame]:
             yield frame
         else:
             yield replace(frame, thermal=thermal, thermal_stamp_ns=stamp)
+
+
+AUX_INPUTS = ('depth', 'thermal', 'events')
+
+
+def keep_aux(frame: Frame, aux: Optional[str]) -> Frame:
+    """
+    Return a copy of `frame` with RGB plus the auxiliary input `aux` only.
+
+    `aux` is 'depth', 'thermal' or 'events', or None (or 'rgb') for RGB alone; every other
+    auxiliary input, and pre-rendered event images, become None.
+    """
+    drop = {name: None for name in AUX_INPUTS if name != aux}
+    if 'thermal' in drop:
+        drop['thermal_stamp_ns'] = None
+    return replace(frame, event_image=None, **drop)

@@ -29,7 +29,7 @@ from typing import Callable, Collection, Iterable, Optional
 
 import numpy as np
 from sata_ros.data.scene import generate_scene, SceneConfig
-from sata_ros.data.sequence import Frame, hold_thermal, ObjectTruth
+from sata_ros.data.sequence import AUX_INPUTS, Frame, hold_thermal, keep_aux, ObjectTruth
 from sata_ros.eval.baselines import BackgroundMotTracker, HistogramTracker
 from sata_ros.eval.metrics.mot import FrameTracks, mot_scores_many
 from sata_ros.eval.metrics.sot import average_sot, sot_scores
@@ -40,7 +40,6 @@ from sata_ros.tracking.tracker import Tracker
 
 DARK_EXPOSURE = 0.003  # linear light factor of the dark scenes: pixel values fall to ~7 %
 INIT_MIN_PIXELS = 100  # visible pixels an object needs before it is prompted
-AUX = ('depth', 'thermal', 'events')
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class Condition:
 
 CONDITIONS = tuple(
     Condition(('dark ' if dark else '') + 'rgb' + (f'+{aux}' if aux else ''), aux, dark)
-    for dark in (False, True) for aux in (None,) + AUX)
+    for dark in (False, True) for aux in (None,) + AUX_INPUTS)
 
 
 @dataclass(frozen=True)
@@ -99,10 +98,7 @@ def scene_frames(settings: BenchmarkSettings, seed: int, dark: bool) -> list[Fra
 
 def restrict(frames: Iterable[Frame], aux: Optional[str]) -> list[Frame]:
     """Keep RGB plus `aux` (None: RGB only) in every frame."""
-    drop = {name: None for name in AUX if name != aux}
-    if aux != 'thermal':
-        drop['thermal_stamp_ns'] = None
-    return [replace(f, event_image=None, **drop) for f in frames]
+    return [keep_aux(f, aux) for f in frames]
 
 
 # ---------------------------------------------------------------------- prompted (SOT / VOS)

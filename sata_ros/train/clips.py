@@ -19,7 +19,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 from sata_ros.data.scene import generate_scene, SceneConfig
-from sata_ros.data.sequence import Frame, hold_thermal, ObjectTruth
+from sata_ros.data.sequence import Frame, hold_thermal, keep_aux, ObjectTruth
 from sata_ros.tracking.config import TrackerConfig
 from sata_ros.tracking.preprocess import prepare_frame
 from sata_ros.train.config import DataSection
@@ -29,7 +29,6 @@ import torch.nn.functional as F
 # Objects smaller than this (visible pixels) are not used as prompted targets: a 3-pixel
 # sliver is not something a user would click on.
 MIN_TARGET_PIXELS = 48
-_AUX = ('depth', 'thermal', 'events')
 
 
 class Prompt(NamedTuple):
@@ -181,7 +180,7 @@ class ClipSampler:
                 break
         else:
             task, candidates = 'detected', []
-        picked = [_keep_modality(f, modality) for f in picked]
+        picked = [keep_aux(f, modality) for f in picked]
         if augment and rng.random() < d.flip:
             picked = [flip_frame(f) for f in picked]
             candidates = [_flip_truth(o, picked[0].rgb.shape[1]) for o in candidates]
@@ -210,14 +209,6 @@ class ClipSampler:
 
 
 # ---------------------------------------------------------------------- augmentation
-
-
-def _keep_modality(frame: Frame, modality: str) -> Frame:
-    """Drop every auxiliary input except `modality` ('rgb' drops them all)."""
-    drop = {name: None for name in _AUX if name != modality}
-    if 'thermal' in drop:
-        drop['thermal_stamp_ns'] = None
-    return dataclasses.replace(frame, event_image=None, **drop)
 
 
 def _flip_truth(obj: ObjectTruth, width: int) -> ObjectTruth:

@@ -31,7 +31,7 @@ from typing import Any, Iterator, Optional
 from sata_ros.model.checkpoint import load_checkpoint_into, load_sam2_weights, save_checkpoint
 from sata_ros.model.config import get_config
 from sata_ros.model.sata import build_sata, SataModel
-from sata_ros.train.clip_loss import ClipLoss, WEIGHTS
+from sata_ros.train.clip_loss import ClipLoss, ClipOutput, WEIGHTS
 from sata_ros.train.clips import ClipSampler, ClipTensors, to_tensors
 from sata_ros.train.config import TrainConfig
 import torch
@@ -268,9 +268,7 @@ class Trainer:
                 scaler.scale(out.loss / cfg.optim.accumulate).backward()
                 stepped = True
             totals['clips'] += 1
-            totals['loss'] = totals.get('loss', 0.0) + float(out.loss.detach())
-            for name, value in out.parts.items():
-                totals[name] = totals.get(name, 0.0) + float(value)
+            _add_terms(totals, out)
         if stepped:
             if cfg.optim.grad_clip > 0:
                 scaler.unscale_(optimizer)
@@ -291,9 +289,7 @@ class Trainer:
             batch = _to_device(to_tensors(clip, model.image_size), self.device)
             with self._autocast():
                 out = loss_fn(batch, with_heads)
-            sums['loss'] = sums.get('loss', 0.0) + float(out.loss)
-            for name, value in out.parts.items():
-                sums[name] = sums.get(name, 0.0) + float(value)
+            _add_terms(sums, out)
         return {k: v / max(1, len(clips)) for k, v in sums.items()}
 
     # ------------------------------------------------------------------ state
@@ -331,6 +327,13 @@ class Trainer:
                 'machine': f'{platform.machine()} {platform.processor() or ""}'.strip(),
                 'cpu_count': os.cpu_count(), 'device': str(self.device),
                 'torch': str(torch.__version__)}
+
+
+def _add_terms(sums: dict[str, float], out: ClipOutput) -> None:
+    """Add a clip's total loss and each of its terms to running sums."""
+    sums['loss'] = sums.get('loss', 0.0) + float(out.loss.detach())
+    for name, value in out.parts.items():
+        sums[name] = sums.get(name, 0.0) + float(value)
 
 
 def _step_seed(seed: int, step: int, rank: int) -> int:
