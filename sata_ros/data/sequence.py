@@ -10,6 +10,7 @@ the top-left pixel; boxes are (x, y, w, h) in pixels of the RGB image; stamps ar
 nanoseconds; target ids are positive integers.
 """
 
+import bisect
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Optional
 
@@ -180,6 +181,46 @@ def hold_thermal(frames: Iterable[Frame]) -> Iterator[Frame]:
             yield frame
         else:
             yield replace(frame, thermal=thermal, thermal_stamp_ns=stamp)
+
+
+def pair_thermal(frames: Iterable[Frame], tolerance_ns: int) -> list[Frame]:
+    """
+    Pair every frame with the thermal image nearest to its RGB stamp, as the node does.
+
+    This is the node's default RGB-anchored rule (sata_ros/ros/sync.py, with reuse): the
+    partner is the thermal image with the smallest |thermal stamp - RGB stamp| <= tolerance,
+    the earlier one on a tie, and may be later than the RGB frame (a thermal image that arrives
+    just after it). `hold_thermal` instead holds the latest earlier image however old.
+
+    Args:
+        frames: a sequence's frames in order; a frame's `thermal` is the image captured at
+            `thermal_stamp_ns` (None on frames between thermal ticks).
+        tolerance_ns: largest |thermal stamp - RGB stamp|, ns.
+
+    Returns:
+        Copies of the frames carrying their partner (or no thermal image when none is within
+        the tolerance).
+
+    """
+    frames = list(frames)
+    images: dict[int, np.ndarray] = {}
+    for frame in frames:
+        if frame.thermal is not None:
+            stamp = frame.thermal_stamp_ns if frame.thermal_stamp_ns is not None \
+                else frame.stamp_ns
+            images.setdefault(stamp, frame.thermal)
+    stamps = sorted(images)
+    out = []
+    for frame in frames:
+        best = None
+        at = bisect.bisect_left(stamps, frame.stamp_ns)
+        for stamp in stamps[max(at - 1, 0):at + 1]:  # the neighbours; the earlier one first
+            gap = abs(stamp - frame.stamp_ns)
+            if gap <= tolerance_ns and (best is None or gap < abs(best - frame.stamp_ns)):
+                best = stamp
+        out.append(replace(frame, thermal=None if best is None else images[best],
+                           thermal_stamp_ns=best))
+    return out
 
 
 AUX_INPUTS = ('depth', 'thermal', 'events')

@@ -11,6 +11,8 @@ The report of an offline bag evaluation: report.json, report.md and PNG plots.
   per-frame IoU against the frame index. These need SOT results.
 - `overlays.png`: a grid of RGB thumbnails with predicted boxes (orange, dashed) and
   ground-truth boxes (green).
+- `animation.gif`: every frame with its boxes (eval/animation.py), when the result has
+  `animation` items.
 
 Plots use matplotlib (Agg canvas, no pyplot, no display). matplotlib is imported only when a
 plot is drawn, so this module imports without it.
@@ -40,7 +42,8 @@ def headline(result: dict[str, Any]) -> list[tuple[str, str]]:
     Returns:
         Rows for the tasks that were scored: SOT AUC, SOT precision@20px, SOT norm. precision,
         VOS J&F, VOS J, VOS F, MOT HOTA, MOT DetA, MOT AssA, MOT MOTA, MOT IDF1 (fractions with
-        4 decimals), MOT IDSW (count), and the p50 / p95 time per frame (ms, 1 decimal).
+        4 decimals), MOT IDSW (count), in live mode the dropped frames (count), and the
+        p50 / p95 time per frame (live: end-to-end latency; ms, 1 decimal).
 
     """
     rows: list[tuple[str, str]] = []
@@ -57,9 +60,13 @@ def headline(result: dict[str, Any]) -> list[tuple[str, str]]:
                  for key in ('HOTA', 'DetA', 'AssA', 'MOTA', 'IDF1')]
         rows.append(('MOT IDSW', str(mot['IDSW'])))
     timing = result.get('timing_ms') or {}
+    live = result.get('live')
+    if live:
+        rows.append(('dropped frames', str(live['dropped'])))
     if timing.get('p50') is not None:
-        rows += [('time p50 (ms/frame)', f'{timing["p50"]:.1f}'),
-                 ('time p95 (ms/frame)', f'{timing["p95"]:.1f}')]
+        what = 'latency' if live else 'time'  # live: publish -> output, wall clock
+        rows += [(f'{what} p50 (ms/frame)', f'{timing["p50"]:.1f}'),
+                 (f'{what} p95 (ms/frame)', f'{timing["p95"]:.1f}')]
     return rows
 
 
@@ -114,7 +121,7 @@ def write_report(result: dict[str, Any],
 
     Returns:
         'json', 'markdown' and, where the data exist, 'success', 'precision',
-        'iou_over_time', 'overlays' -> the path written.
+        'iou_over_time', 'overlays', 'animation' -> the path written.
 
     """
     out = pathlib.Path(out_dir)
@@ -123,6 +130,9 @@ def write_report(result: dict[str, Any],
     paths = {'json': out / 'report.json', 'markdown': out / 'report.md'}
     paths['json'].write_text(json.dumps(result_for_json(result), indent=2) + '\n')
     paths['markdown'].write_text(markdown(result, plots))
+    if result.get('animation'):
+        from sata_ros.eval.animation import write_animation
+        paths['animation'] = write_animation(result['animation'], out / 'animation.gif')
     return {**paths, **plots}
 
 

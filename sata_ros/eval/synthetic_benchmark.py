@@ -131,8 +131,8 @@ def _visible_pixels(obj: ObjectTruth) -> float:
     return float(obj.mask.sum()) if obj.mask is not None else float(obj.box[2] * obj.box[3])
 
 
-def _init_frames(frames: list[Frame], settings: Optional[BenchmarkSettings] = None,
-                 target_ids: Optional[Collection[int]] = None) -> dict[int, int]:
+def init_frames(frames: list[Frame], settings: Optional[BenchmarkSettings] = None,
+                target_ids: Optional[Collection[int]] = None) -> dict[int, int]:
     """
     Map each prompted object id to the index of the first frame it is prompted on.
 
@@ -166,11 +166,11 @@ def _truth(frames: list[Frame], target_id: int, start: int) -> tuple[np.ndarray,
     for frame in frames[start:]:
         obj = next((o for o in frame.objects if o.target_id == target_id), None)
         boxes.append(obj.box if obj is not None else (0.0, 0.0, 0.0, 0.0))
-        masks.append(_mask(obj, frame))
+        masks.append(visible_mask(obj, frame))
     return np.array(boxes, float), np.array(masks, bool)
 
 
-def _mask(obj: Optional[ObjectTruth], frame: Frame) -> np.ndarray:
+def visible_mask(obj: Optional[ObjectTruth], frame: Frame) -> np.ndarray:
     """Return the object's visible mask, or an empty one (object absent or without a mask)."""
     if obj is None or obj.mask is None:
         return np.zeros(frame.rgb.shape[:2], bool)
@@ -179,37 +179,68 @@ def _mask(obj: Optional[ObjectTruth], frame: Frame) -> np.ndarray:
 
 def run_prompted_sata(tracker: Tracker, frames: list[Frame],
                       settings: Optional[BenchmarkSettings] = None,
-                      target_ids: Optional[Collection[int]] = None) -> list[TargetRun]:
+                      target_ids: Optional[Collection[int]] = None,
+                      label_masks: bool = False) -> list[TargetRun]:
     """
     Track every object from its init frame in one stream (targets batched).
 
     The targets are ids 1..settings.num_objects, or `target_ids` when given (see
-    `_init_frames`).
+    `init_frames`). With `label_masks` a target's mask is its pixels in the frame's label
+    image (`FrameResult.instance_mask`: what the node publishes, overlaps go to the
+    higher-scoring target, as in DAVIS's indexed masks) instead of its own mask.
     """
-    starts = _init_frames(frames, settings, target_ids)
-    stream = tracker.open_stream(config=replace(tracker.config, mode='prompted'))
+    starts = init_frames(frames, settings, target_ids)
+    return track_pass(tracker, frames, starts, 'prompted', label_masks)[0]
+
+
+def track_pass(tracker: Tracker, frames: list[Frame], starts: dict[int, int], mode: str,
+               label_masks: bool) -> tuple[list[TargetRun], list[FrameTracks]]:
+    """
+    Run one stream in `mode` ('prompted', 'detected' or 'both') over `frames`.
+
+    Args:
+        tracker: the tracker (its config, with `mode` replaced).
+        frames: the frames, in order.
+        starts: ground-truth target id -> index of the frame it is prompted on, with its
+            ground-truth box, after that frame is tracked (as a service call would).
+        mode: the stream's mode.
+        label_masks: take masks from the label image (see `run_prompted_sata`).
+
+    Returns:
+        One TargetRun per prompted target, and every frame's visible instances.
+
+    """
+    stream = tracker.open_stream(config=replace(tracker.config, mode=mode))
     boxes: dict[int, list] = {t: [] for t in starts}
     masks: dict[int, list] = {t: [] for t in starts}
+    tracks = []
     # The stream assigns its own ids: a stream never takes an id below one it has used, and
     # targets start in the order they become visible, not in id order.
     stream_ids: dict[int, int] = {}
     for k, frame in enumerate(frames):
         result = stream.track(frame)
+        tracks.append(_tracks([(i.target_id, i.box) for i in result.instances if i.visible]))
         by_id = {i.target_id: i for i in result.instances}
+        labels = result.instance_mask() if label_masks else None
         for tid, start in starts.items():
             if start == k:
                 obj = next(o for o in frame.objects if o.target_id == tid)
                 x, y, w, h = obj.box
                 inst = stream.add_target(Prompt.from_box((x, y, x + w, y + h)))
                 stream_ids[tid] = inst.target_id
-                boxes[tid].append(obj.box)  # the given first frame
-                masks[tid].append(inst.mask)
+                boxes[tid].append(obj.box)  # the given first frame: its box and mask
+                masks[tid].append(visible_mask(obj, frame))
             elif start < k:
                 inst = by_id.get(stream_ids[tid])
-                visible = inst is not None and inst.state == 'tracked'
+                visible = inst is not None and inst.visible
                 boxes[tid].append(_xywh(inst.box) if visible else (0.0, 0.0, 0.0, 0.0))
-                masks[tid].append(inst.mask if visible else np.zeros(frame.rgb.shape[:2], bool))
-    return [_target_run(frames, tid, starts[tid], boxes[tid], masks[tid]) for tid in starts]
+                if not visible:
+                    masks[tid].append(np.zeros(frame.rgb.shape[:2], bool))
+                else:
+                    masks[tid].append(inst.mask if labels is None
+                                      else labels == stream_ids[tid])
+    runs = [target_run(frames, tid, starts[tid], boxes[tid], masks[tid]) for tid in starts]
+    return runs, tracks
 
 
 def run_prompted_baseline(frames: list[Frame], settings: Optional[BenchmarkSettings] = None,
@@ -217,22 +248,23 @@ def run_prompted_baseline(frames: list[Frame], settings: Optional[BenchmarkSetti
                           target_ids: Optional[Collection[int]] = None) -> list[TargetRun]:
     """Track every object with its own single-object baseline tracker (RGB only)."""
     runs = []
-    for tid, start in _init_frames(frames, settings, target_ids).items():
+    for tid, start in init_frames(frames, settings, target_ids).items():
         tracker = factory()
         obj = next(o for o in frames[start].objects if o.target_id == tid)
         x, y, w, h = obj.box
         tracker.init(frames[start].rgb, (x, y, x + w, y + h))
-        boxes, masks = [obj.box], [_mask(obj, frames[start])]
+        boxes, masks = [obj.box], [visible_mask(obj, frames[start])]
         for frame in frames[start + 1:]:
             out = tracker.update(frame.rgb)
             boxes.append(_xywh(out.box) if out.visible else (0.0, 0.0, 0.0, 0.0))
             masks.append(out.mask if out.visible else np.zeros(frame.rgb.shape[:2], bool))
-        runs.append(_target_run(frames, tid, start, boxes, masks))
+        runs.append(target_run(frames, tid, start, boxes, masks))
     return runs
 
 
-def _target_run(frames: list[Frame], tid: int, start: int, boxes: list,
-                masks: list) -> TargetRun:
+def target_run(frames: list[Frame], tid: int, start: int, boxes: list,
+               masks: list) -> TargetRun:
+    """Return the TargetRun of predictions `boxes` (xywh) and `masks` from frame `start` on."""
     gt_boxes, gt_masks = _truth(frames, tid, start)
     return TargetRun(tid, start, np.array(boxes, float), np.array(masks, bool), gt_boxes,
                      gt_masks)
@@ -273,13 +305,7 @@ def _tracks(items: list[tuple[int, tuple]]) -> FrameTracks:
 
 def run_detected_sata(tracker: Tracker, frames: list[Frame]) -> list[FrameTracks]:
     """Run the tracker in detected mode; the instances seen in each frame."""
-    stream = tracker.open_stream(config=replace(tracker.config, mode='detected'))
-    out = []
-    for frame in frames:
-        result = stream.track(frame)
-        out.append(_tracks([(i.target_id, i.box) for i in result.instances
-                            if i.state == 'tracked']))
-    return out
+    return track_pass(tracker, frames, {}, 'detected', False)[1]
 
 
 def run_detected_baseline(frames: list[Frame]) -> list[FrameTracks]:
@@ -356,5 +382,6 @@ def tracker_config() -> TrackerConfig:
 
 __all__ = ['BenchmarkSettings', 'CONDITIONS', 'Condition', 'DARK_EXPOSURE', 'INIT_MIN_PIXELS',
            'TargetRun', 'evaluate', 'ground_truth_tracks', 'prompted_scores', 'restrict',
-           'run_detected_baseline', 'run_detected_sata', 'run_prompted_baseline',
-           'run_prompted_sata', 'scene_frames', 'tracker_config']
+           'run_detected_baseline', 'run_detected_sata',
+           'run_prompted_baseline', 'run_prompted_sata', 'scene_frames', 'track_pass',
+           'target_run', 'tracker_config', 'init_frames', 'visible_mask']

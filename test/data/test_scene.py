@@ -8,7 +8,7 @@ import pytest
 from sata_ros.data.events import log_intensity
 from sata_ros.data.scene import (generate_scene, ground_truth, luma, SceneConfig,
                                  SceneRenderer, thermal_tick)
-from sata_ros.data.sequence import hold_thermal
+from sata_ros.data.sequence import Frame, hold_thermal, pair_thermal
 
 SMALL = SceneConfig(seed=5, num_frames=8, width=64, height=48)
 CLEAN = dataclasses.replace(SMALL, sensor_noise=False, illumination_change=False)
@@ -198,3 +198,28 @@ def test_hold_thermal_fills_the_frames_between_thermal_ticks():
         elif last is not None:
             assert out.thermal is last.thermal and out.thermal_stamp_ns == last.thermal_stamp_ns
             assert out.rgb is raw.rgb and out.stamp_ns == raw.stamp_ns
+
+
+def test_pair_thermal_takes_the_nearest_image_within_the_tolerance_earlier_on_ties():
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    images = {stamp: np.full((2, 2), stamp, np.uint16) for stamp in (95, 130, 300)}
+    frames = [Frame(k, stamp, rgb) for k, stamp in enumerate((100, 112, 200, 330))]
+    for frame in frames:  # each image rides on the frame it arrived before, as in a bag
+        if frame.stamp_ns == 100:
+            frame.thermal, frame.thermal_stamp_ns = images[95], 95
+        if frame.stamp_ns == 200:
+            frame.thermal, frame.thermal_stamp_ns = images[130], 130
+        if frame.stamp_ns == 330:
+            frame.thermal, frame.thermal_stamp_ns = images[300], 300
+    paired = pair_thermal(frames, tolerance_ns=30)
+    # 100: 95 (5 away); 112: 95 (17 away) beats 130 (18); 200: nothing within 30 (130 and
+    # 300 are 70 and 100 away); 330: 300 (30 away: the tolerance is inclusive).
+    assert [f.thermal_stamp_ns for f in paired] == [95, 95, None, 300]
+    assert paired[2].thermal is None and paired[3].thermal is images[300]
+    later = pair_thermal([Frame(0, 120, rgb, thermal=images[95], thermal_stamp_ns=95),
+                          Frame(1, 140, rgb, thermal=images[130], thermal_stamp_ns=130)], 30)
+    assert later[0].thermal_stamp_ns == 130  # a later image 10 away beats an earlier 25 away
+    even = pair_thermal([Frame(0, 100, rgb, thermal=images[95], thermal_stamp_ns=90),
+                         Frame(1, 101, rgb, thermal=images[130], thermal_stamp_ns=110)], 30)
+    assert even[0].thermal_stamp_ns == 90  # 10 vs 10: the earlier image
+    assert [f.rgb is rgb for f in paired] == [True] * 4

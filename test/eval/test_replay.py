@@ -4,19 +4,22 @@ import dataclasses
 import json
 
 import numpy as np
+from PIL import Image
 import pytest
 from sata_ros.cli.main import main
 from sata_ros.data.bag import write_bag
 from sata_ros.data.scene import generate_scene, SceneConfig
-from sata_ros.data.sequence import DataError, hold_thermal
+from sata_ros.data.sequence import DataError, pair_thermal
+from sata_ros.eval.animation import GT_RGB, PALETTE, render_frame, write_animation
 from sata_ros.eval.metrics.mot import mot_scores
 from sata_ros.eval.metrics.sot import average_sot
 from sata_ros.eval.metrics.vos import average_vos
-from sata_ros.eval.replay import evaluate_bag, result_for_json
+from sata_ros.eval.replay import (evaluate_bag, load_bag, Pass, plan_passes, result_for_json,
+                                  THERMAL_TOLERANCE_NS)
 from sata_ros.eval.report import headline, write_report
 from sata_ros.eval.synthetic_benchmark import (BenchmarkSettings, ground_truth_tracks,
-                                               prompted_scores, run_detected_sata,
-                                               run_prompted_sata)
+                                               init_frames, prompted_scores, run_detected_sata,
+                                               run_prompted_sata, track_pass)
 from sata_ros.tracking.config import TrackerConfig
 from sata_ros.tracking.tracker import Tracker
 import torch
@@ -47,8 +50,9 @@ def result(bag, tracker):
 
 
 def test_replay_scores_equal_the_protocol_on_the_generated_frames(result, tracker):
-    frames = list(hold_thermal(generate_scene(SCENE)))
-    runs = run_prompted_sata(tracker, frames, BenchmarkSettings(num_objects=SCENE.num_objects))
+    frames = pair_thermal(generate_scene(SCENE), THERMAL_TOLERANCE_NS)
+    runs = run_prompted_sata(tracker, frames, BenchmarkSettings(num_objects=SCENE.num_objects),
+                             label_masks=True)
     sot, vos = prompted_scores(runs, 'synth_3')
     sot_mean, vos_mean = average_sot(sot), average_vos(vos)
     mot = mot_scores(ground_truth_tracks(frames), run_detected_sata(tracker, frames))
@@ -127,7 +131,7 @@ def test_cli_bag_without_ground_truth_exits_1(tmp_path, capsys):
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--mode', 'live'], "only 'offline' is implemented"),
+    (['--prompts', '-1'], '--prompts and --rate must be >= 0'),
     (['--tasks', 'sot,reid'], "unknown tasks ['reid']"),
     (['--checkpoint', '/no/such.pt'], 'no such file'),
 ])
@@ -156,3 +160,53 @@ def test_cli_prints_the_numbers_of_report_json(bag, tmp_path, capsys):
     report = json.loads((out / 'report.json').read_text())
     assert json.loads(capsys.readouterr().out) == report
     assert report['tasks'] == ['sot'] and report['mot'] is None and report['vos'] is None
+
+
+def test_plan_passes_batches_targets_by_max_targets(bag):
+    seq, frames = load_bag(bag)
+    starts = init_frames(frames, target_ids={1, 2})
+    passes, candidates = plan_passes(seq, frames, ('sot', 'mot'), 'separate', 1, max_targets=1)
+    assert candidates == {1, 2}  # id 3 is the look-alike distractor
+    assert passes == [Pass('prompted', {1: starts[1]}), Pass('prompted', {2: starts[2]}),
+                      Pass('detected', {})]
+    combined, _ = plan_passes(seq, frames, ('sot',), 'combined', 1, max_targets=1)
+    assert combined == [Pass('both', {1: starts[1]})] and combined[0].label == 'combined'
+    with pytest.raises(ValueError, match='unknown protocol'):
+        plan_passes(seq, frames, ('sot',), 'mixed', 1, 1)
+
+
+def test_combined_protocol_scores_one_both_run(bag, tracker, tmp_path):
+    result = evaluate_bag(bag, tracker, checkpoint='none', protocol='combined', prompts=1,
+                          animation=True)
+    frames = pair_thermal(generate_scene(SCENE), THERMAL_TOLERANCE_NS)
+    starts = init_frames(frames, target_ids={1})
+    runs, tracks = track_pass(tracker, frames, starts, 'both', label_masks=True)
+    assert result['protocol'] == 'combined' and result['targets'] == [1]
+    assert 'unprompted' not in result
+    sot = prompted_scores(runs, 'synth_3')[0]
+    assert result['sot']['auc'] == pytest.approx(average_sot(sot)['auc'], abs=1e-9)
+    mot = mot_scores(ground_truth_tracks(frames), tracks)
+    assert result['mot']['HOTA'] == pytest.approx(mot['HOTA'], abs=1e-9)
+    assert result['timing_ms']['combined']['calls'] == SCENE.num_frames
+    assert result['timing_ms']['prompted'] is None and result['timing_ms']['detected'] is None
+    # The overlays and the animation show every instance of the one run (MOT tracks).
+    assert [item['source'] for item in result['overlays']] == ['mot'] * len(result['overlays'])
+    assert len(result['animation']) == SCENE.num_frames
+    assert 'animation' not in result_for_json(result)
+    paths = write_report(result, tmp_path)
+    with Image.open(paths['animation']) as gif:
+        assert gif.n_frames == SCENE.num_frames
+        assert gif.size == (2 * SCENE.width, 2 * SCENE.height)
+
+
+def test_animation_needs_frames_and_a_positive_rate(tmp_path):
+    with pytest.raises(ValueError, match='no frames'):
+        write_animation([], tmp_path / 'a.gif')
+    item = {'frame': 0, 'pred': [[1, 10.0, 20.0, 30.0, 10.0]], 'gt': [[1, 0.0, 0.0, 5.0, 5.0]],
+            'rgb': np.zeros((40, 60, 3), np.uint8)}
+    with pytest.raises(ValueError, match='fps > 0'):
+        write_animation([item], tmp_path / 'a.gif', fps=0)
+    frame = np.asarray(render_frame(item, scale=2))
+    assert frame.shape == (80, 120, 3)
+    assert (frame[59, 30:70] == PALETTE[1]).all()  # the bottom edge of id 1's box, its colour
+    assert (frame[5:9, 0] == GT_RGB).all()  # the ground-truth box's left edge, green
