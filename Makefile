@@ -6,12 +6,13 @@ SHELL := /bin/bash
 ENV := source .venv/bin/activate && source install/setup.bash
 LINT_PATHS := sata_ros test tools scripts launch setup.py
 
-.PHONY: help setup build lint test clean distclean
+.PHONY: help setup build lint test demo clean distclean
 
 help:
 	@echo 'make setup      create .venv, install pinned deps, build with colcon (idempotent)'
 	@echo 'make test       setup + lint + the whole pytest suite (what CI runs)'
 	@echo 'make lint       ament_flake8 + ament_pep257 (the linters colcon test runs)'
+	@echo 'make demo       setup + a synthetic bag played live into the node; report in demo_out/'
 	@echo 'make build      colcon build --symlink-install only'
 	@echo 'make clean      remove build/ install/ log/; make distclean also removes .venv'
 
@@ -27,6 +28,9 @@ lint: setup
 
 test: setup lint
 	$(ENV) && pytest test
+
+demo: setup
+	bash tools/demo.sh
 
 clean:
 	rm -rf build install log
