@@ -178,18 +178,6 @@ def evaluate_bag(path: Union[str, pathlib.Path], tracker: Tracker,
                  animation)
 
 
-def load_bag(path: Union[str, pathlib.Path],
-             progress: Optional[Callable[[str], None]] = None) -> tuple[Sequence, list[Frame]]:
-    """
-    Read every frame of an annotated bag, each paired with its thermal image as the node does.
-
-    Raises:
-        DataError: the bag is missing, unreadable, empty or without ground truth.
-
-    """
-    return _read(pathlib.Path(path), progress or (lambda line: None))
-
-
 def plan_passes(seq: Sequence, frames: list[Frame], tasks: Iterable[str], protocol: str,
                 prompts: int, max_targets: int) -> tuple[list[Pass], set[int]]:
     """
@@ -291,8 +279,17 @@ def check_tasks(tasks: Iterable[str]) -> tuple[str, ...]:
     return tuple(t for t in TASKS if t in tasks)
 
 
-def _read(path: pathlib.Path, say: Callable[[str], None]) -> tuple[Sequence, list[Frame]]:
-    """Read every frame (thermal held), refusing bags without ground truth."""
+def load_bag(path: Union[str, pathlib.Path],
+             progress: Optional[Callable[[str], None]] = None) -> tuple[Sequence, list[Frame]]:
+    """
+    Read every frame of an annotated bag, each paired with its thermal image as the node does.
+
+    Raises:
+        DataError: the bag is missing, unreadable, empty or without ground truth.
+
+    """
+    path = pathlib.Path(path)
+    say = progress or (lambda line: None)
     if not path.exists():
         raise DataError(f'{path}: no such bag')
     try:

@@ -116,6 +116,10 @@ class TargetRun:
     gt_masks: np.ndarray  # (N, H, W) bool
 
 
+# A tracker's answer on one frame: ((x1, y1, x2, y2) box, H x W bool mask), or None (absent).
+Prediction = Optional[tuple[tuple[float, float, float, float], np.ndarray]]
+
+
 def _is_target(target_id: int, settings: Optional[BenchmarkSettings],
                target_ids: Optional[Collection[int]]) -> bool:
     """Whether `target_id` is prompted: in `target_ids` when given, else <= num_objects."""
@@ -166,11 +170,11 @@ def _truth(frames: list[Frame], target_id: int, start: int) -> tuple[np.ndarray,
     for frame in frames[start:]:
         obj = next((o for o in frame.objects if o.target_id == target_id), None)
         boxes.append(obj.box if obj is not None else (0.0, 0.0, 0.0, 0.0))
-        masks.append(visible_mask(obj, frame))
+        masks.append(_mask(obj, frame))
     return np.array(boxes, float), np.array(masks, bool)
 
 
-def visible_mask(obj: Optional[ObjectTruth], frame: Frame) -> np.ndarray:
+def _mask(obj: Optional[ObjectTruth], frame: Frame) -> np.ndarray:
     """Return the object's visible mask, or an empty one (object absent or without a mask)."""
     if obj is None or obj.mask is None:
         return np.zeros(frame.rgb.shape[:2], bool)
@@ -211,35 +215,29 @@ def track_pass(tracker: Tracker, frames: list[Frame], starts: dict[int, int], mo
 
     """
     stream = tracker.open_stream(config=replace(tracker.config, mode=mode))
-    boxes: dict[int, list] = {t: [] for t in starts}
-    masks: dict[int, list] = {t: [] for t in starts}
+    later: dict[int, list[Prediction]] = {t: [] for t in starts}
     tracks = []
     # The stream assigns its own ids: a stream never takes an id below one it has used, and
     # targets start in the order they become visible, not in id order.
     stream_ids: dict[int, int] = {}
     for k, frame in enumerate(frames):
         result = stream.track(frame)
-        tracks.append(_tracks([(i.target_id, i.box) for i in result.instances if i.visible]))
+        tracks.append(frame_tracks([(i.target_id, i.box) for i in result.instances
+                                    if i.visible]))
         by_id = {i.target_id: i for i in result.instances}
         labels = result.instance_mask() if label_masks else None
         for tid, start in starts.items():
             if start == k:
-                obj = next(o for o in frame.objects if o.target_id == tid)
-                x, y, w, h = obj.box
+                x, y, w, h = _object(frame, tid).box
                 inst = stream.add_target(Prompt.from_box((x, y, x + w, y + h)))
                 stream_ids[tid] = inst.target_id
-                boxes[tid].append(obj.box)  # the given first frame: its box and mask
-                masks[tid].append(visible_mask(obj, frame))
             elif start < k:
                 inst = by_id.get(stream_ids[tid])
                 visible = inst is not None and inst.visible
-                boxes[tid].append(_xywh(inst.box) if visible else (0.0, 0.0, 0.0, 0.0))
-                if not visible:
-                    masks[tid].append(np.zeros(frame.rgb.shape[:2], bool))
-                else:
-                    masks[tid].append(inst.mask if labels is None
-                                      else labels == stream_ids[tid])
-    runs = [target_run(frames, tid, starts[tid], boxes[tid], masks[tid]) for tid in starts]
+                mask = None if not visible else (
+                    inst.mask if labels is None else labels == stream_ids[tid])
+                later[tid].append((inst.box, mask) if visible else None)
+    runs = [prompted_run(frames, tid, starts[tid], later[tid]) for tid in starts]
     return runs, tracks
 
 
@@ -250,24 +248,45 @@ def run_prompted_baseline(frames: list[Frame], settings: Optional[BenchmarkSetti
     runs = []
     for tid, start in init_frames(frames, settings, target_ids).items():
         tracker = factory()
-        obj = next(o for o in frames[start].objects if o.target_id == tid)
-        x, y, w, h = obj.box
+        x, y, w, h = _object(frames[start], tid).box
         tracker.init(frames[start].rgb, (x, y, x + w, y + h))
-        boxes, masks = [obj.box], [visible_mask(obj, frames[start])]
+        later: list[Prediction] = []
         for frame in frames[start + 1:]:
             out = tracker.update(frame.rgb)
-            boxes.append(_xywh(out.box) if out.visible else (0.0, 0.0, 0.0, 0.0))
-            masks.append(out.mask if out.visible else np.zeros(frame.rgb.shape[:2], bool))
-        runs.append(target_run(frames, tid, start, boxes, masks))
+            later.append((out.box, out.mask) if out.visible else None)
+        runs.append(prompted_run(frames, tid, start, later))
     return runs
 
 
-def target_run(frames: list[Frame], tid: int, start: int, boxes: list,
-               masks: list) -> TargetRun:
-    """Return the TargetRun of predictions `boxes` (xywh) and `masks` from frame `start` on."""
+def prompted_run(frames: list[Frame], tid: int, start: int,
+                 later: list[Prediction]) -> TargetRun:
+    """
+    Return the TargetRun of object `tid` prompted on frame `start`.
+
+    Args:
+        frames: the scene.
+        tid: the ground-truth id.
+        start: the prompt frame; its prediction is the given box and the object's mask.
+        later: one prediction per frame after `start`: ((x1, y1, x2, y2) box, H x W bool
+            mask), or None where the tracker reports the target absent.
+
+    """
+    if len(later) != len(frames) - start - 1:
+        raise ValueError(f'target {tid}: {len(later)} predictions for the '
+                         f'{len(frames) - start - 1} frames after its prompt frame {start}')
+    obj = _object(frames[start], tid)
+    boxes, masks = [obj.box], [_mask(obj, frames[start])]
+    for frame, pred in zip(frames[start + 1:], later):
+        boxes.append((0.0, 0.0, 0.0, 0.0) if pred is None else _xywh(pred[0]))
+        masks.append(np.zeros(frame.rgb.shape[:2], bool) if pred is None else pred[1])
     gt_boxes, gt_masks = _truth(frames, tid, start)
     return TargetRun(tid, start, np.array(boxes, float), np.array(masks, bool), gt_boxes,
                      gt_masks)
+
+
+def _object(frame: Frame, tid: int) -> ObjectTruth:
+    """Return ground-truth object `tid` of `frame` (it must be there)."""
+    return next(o for o in frame.objects if o.target_id == tid)
 
 
 def prompted_scores(runs: list[TargetRun], sequence: str = '') -> tuple[list, list]:
@@ -288,17 +307,14 @@ def prompted_scores(runs: list[TargetRun], sequence: str = '') -> tuple[list, li
 
 def ground_truth_tracks(frames: list[Frame]) -> list[FrameTracks]:
     """Every visible object of every frame as MOT ground truth."""
-    out = []
-    for frame in frames:
-        objs = [o for o in frame.objects if o.visible]
-        ids = np.array([o.target_id for o in objs], np.int64)
-        boxes = np.array([(o.box[0], o.box[1], o.box[0] + o.box[2], o.box[1] + o.box[3])
-                          for o in objs], float).reshape(-1, 4)
-        out.append(FrameTracks(ids, boxes))
-    return out
+    return [frame_tracks((o.target_id, (o.box[0], o.box[1], o.box[0] + o.box[2],
+                                        o.box[1] + o.box[3]))
+                         for o in frame.objects if o.visible) for frame in frames]
 
 
-def _tracks(items: list[tuple[int, tuple]]) -> FrameTracks:
+def frame_tracks(items: Iterable[tuple[int, tuple]]) -> FrameTracks:
+    """Return the FrameTracks of (id, (x1, y1, x2, y2)) pairs."""
+    items = list(items)
     return FrameTracks(np.array([i for i, _ in items], np.int64),
                        np.array([b for _, b in items], float).reshape(-1, 4))
 
@@ -311,7 +327,7 @@ def run_detected_sata(tracker: Tracker, frames: list[Frame]) -> list[FrameTracks
 def run_detected_baseline(frames: list[Frame]) -> list[FrameTracks]:
     """Run the background-subtraction MOT baseline (RGB only)."""
     tracker = BackgroundMotTracker()
-    return [_tracks([(tid, box) for tid, box, _ in tracker.update(f.rgb)]) for f in frames]
+    return [frame_tracks([(tid, box) for tid, box, _ in tracker.update(f.rgb)]) for f in frames]
 
 
 # ---------------------------------------------------------------------- the whole table
@@ -382,6 +398,6 @@ def tracker_config() -> TrackerConfig:
 
 __all__ = ['BenchmarkSettings', 'CONDITIONS', 'Condition', 'DARK_EXPOSURE', 'INIT_MIN_PIXELS',
            'TargetRun', 'evaluate', 'ground_truth_tracks', 'prompted_scores', 'restrict',
-           'run_detected_baseline', 'run_detected_sata',
-           'run_prompted_baseline', 'run_prompted_sata', 'scene_frames', 'track_pass',
-           'target_run', 'tracker_config', 'init_frames', 'visible_mask']
+           'frame_tracks', 'init_frames', 'Prediction', 'prompted_run', 'run_detected_baseline',
+           'run_detected_sata', 'run_prompted_baseline', 'run_prompted_sata', 'scene_frames',
+           'track_pass', 'tracker_config']

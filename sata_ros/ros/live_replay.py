@@ -45,10 +45,9 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sata_ros.data.sequence import DataError, Frame, Sequence
-from sata_ros.eval.metrics.mot import FrameTracks
 from sata_ros.eval.replay import (check_tasks, load_bag, Outcome, Pass, plan_passes, score,
                                   THERMAL_TOLERANCE_NS)
-from sata_ros.eval.synthetic_benchmark import target_run, visible_mask
+from sata_ros.eval.synthetic_benchmark import frame_tracks, Prediction, prompted_run
 from sata_ros.ros.bag_player import BagPlayer, FrameBatch, read_inputs, schedule
 from sata_ros.ros.output_recorder import FrameOutput, OutputRecorder
 from sata_ros.ros.params import MODALITIES, TOPICS
@@ -212,7 +211,7 @@ class LiveReplay:
         outcome = self._outcome(passes, logs, frames)
         result = score(path, seq, frames, tasks, candidates, outcome, checkpoint, protocol,
                        animation)
-        result['live'] = self._summary(logs, frames)
+        result['live'] = self._summary(logs, frames, result['timing_ms'])
         return result
 
     def _wait_for_graph(self, player: BagPlayer, recorder: OutputRecorder,
@@ -327,23 +326,24 @@ class LiveReplay:
         for run, log in zip(passes, logs):
             outcome.times.setdefault(run.label, []).extend(_latencies(log))
             for tid, (start, sid) in log.prompts.items():
-                outcome.runs.append(_target_run(frames, tid, start, sid, log.outputs))
+                later = [_prediction(log.outputs.get(f.stamp_ns), sid) for f in frames[start + 1:]]
+                outcome.runs.append(prompted_run(frames, tid, start, later))
             if run.mode != 'prompted':
-                outcome.tracks = [_frame_tracks(log.outputs.get(f.stamp_ns)) for f in frames]
+                outcome.tracks = [frame_tracks(sorted(log.outputs[f.stamp_ns].boxes.items())
+                                               if f.stamp_ns in log.outputs else [])
+                                  for f in frames]
         return outcome
 
-    def _summary(self, logs: list[_PassLog], frames: list[Frame]) -> dict[str, Any]:
-        rows, latencies = [], []
+    def _summary(self, logs: list[_PassLog], frames: list[Frame],
+                 timing: dict[str, Any]) -> dict[str, Any]:
+        """Return the result's `live` entry; its latency is `timing_ms`'s (all passes)."""
+        rows = []
         for log in logs:
             dropped = [k for k, f in enumerate(frames) if f.stamp_ns not in log.outputs]
-            latencies += _latencies(log)
             rows.append({'mode': log.mode, 'published': len(log.published),
                          'answered': len(log.outputs), 'dropped': len(dropped),
                          'dropped_frames': dropped[:MAX_LISTED_DROPS]})
-        latency = None
-        if latencies:
-            p50, p95 = np.percentile(latencies, [50.0, 95.0])
-            latency = {'p50': float(p50), 'p95': float(p95), 'mean': float(np.mean(latencies))}
+        latency = {k: timing[k] for k in ('p50', 'p95', 'mean')} if timing['calls'] else None
         return {'pace': PACES[self.settings.rate > 0], 'rate': float(self.settings.rate),
                 'node': self.remote.name, 'dropped': sum(r['dropped'] for r in rows),
                 'latency_ms': latency, 'nudges': self.nudges, 'passes': rows}
@@ -367,28 +367,11 @@ def _request(frame: Frame, tid: int) -> AddTarget.Request:
     return req
 
 
-def _target_run(frames: list[Frame], tid: int, start: int, sid: int,
-                outputs: dict[int, FrameOutput]) -> Any:
-    """Target `tid`'s run from its prompt frame: node id `sid`'s boxes and label pixels."""
-    obj = next(o for o in frames[start].objects if o.target_id == tid)
-    boxes, masks = [obj.box], [visible_mask(obj, frames[start])]
-    for frame in frames[start + 1:]:
-        out = outputs.get(frame.stamp_ns)
-        if out is None or sid not in out.boxes:
-            boxes.append((0.0, 0.0, 0.0, 0.0))
-            masks.append(np.zeros(frame.rgb.shape[:2], bool))
-            continue
-        x1, y1, x2, y2 = out.boxes[sid]
-        boxes.append((x1, y1, max(0.0, x2 - x1), max(0.0, y2 - y1)))
-        masks.append(out.labels == sid)
-    return target_run(frames, tid, start, boxes, masks)
-
-
-def _frame_tracks(out: Optional[FrameOutput]) -> FrameTracks:
-    """Return one frame's MOT prediction: every detection (none without an output)."""
-    items = sorted(out.boxes.items()) if out is not None else []
-    return FrameTracks(np.array([i for i, _ in items], np.int64),
-                       np.array([b for _, b in items], float).reshape(-1, 4))
+def _prediction(out: Optional[FrameOutput], sid: int) -> Prediction:
+    """Return node target `sid`'s box and label pixels in one frame's output (None: absent)."""
+    if out is None or sid not in out.boxes:
+        return None
+    return out.boxes[sid], out.labels == sid
 
 
 __all__ = ['LiveReplay', 'LiveSettings', 'node_parameters', 'PACES']
