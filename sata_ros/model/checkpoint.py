@@ -74,18 +74,24 @@ def read_checkpoint(path: PathLike) -> tuple[SataConfig, dict]:
     return config, data
 
 
-def load_checkpoint_into(model: torch.nn.Module, path: PathLike) -> None:
+def load_checkpoint_into(model: torch.nn.Module, path: PathLike, *,
+                         initialise: bool = False) -> None:
     """
     Load a sata_ros checkpoint into `model` strictly.
 
     Its config must describe the same architecture as model.config: fields that only say how
-    the model was trained (SataConfig.TRAINING_FIELDS) may differ.
+    the model was trained (SataConfig.TRAINING_FIELDS) may differ. With `initialise` (a
+    training run starting from the checkpoint) the weight-neutral fields
+    (SataConfig.WEIGHT_NEUTRAL_FIELDS) may differ too: the run trains the new behaviour.
     """
     config, data = read_checkpoint(path)
-    if config.architecture() != model.config.architecture():
+    ours = model.config
+    same = config.architecture() == ours.architecture() and (initialise or all(
+        getattr(config, name) == getattr(ours, name) for name in ours.WEIGHT_NEUTRAL_FIELDS))
+    if not same:
         raise CheckpointError(f'{path}: checkpoint is for {config.variant} with settings '
-                              f'{config.to_dict()}, the model is {model.config.variant} with '
-                              f'{model.config.to_dict()}')
+                              f'{config.to_dict()}, the model is {ours.variant} with '
+                              f'{ours.to_dict()}')
     missing, unexpected = model.load_state_dict(data['state_dict'], strict=False)
     if missing or unexpected:
         raise CheckpointError(f'{path}: state does not match the model: missing '

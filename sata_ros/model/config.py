@@ -34,6 +34,12 @@ class SataConfig:
     det_blocks: int = 4  # Dynamic Head blocks (SATA: 4)
     mem_layers: int = 2  # MEM query layers
     mem_dim: int = 256  # MEM token / query / embedding width (SAM 2's d_model by default)
+    # Dense prompts: every decoder call also gets a mask prompt through SAM's mask encoder: the
+    # prompt box's rectangle (zeros for clicks) on prompted and detected instances, and the
+    # target's own mask from the previous frame while tracking. Off for the SAM 2.1 variants
+    # (SAM 2 tracks from memory alone). sata_nano, trained from scratch on a CPU, learns to
+    # follow a target far faster with this spatial prior than from sparse tokens and memory.
+    dense_prompts: bool = False
     extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
 
     def __post_init__(self) -> None:
@@ -51,11 +57,13 @@ class SataConfig:
 
     # Fields that say how a model is trained, not what it computes.
     TRAINING_FIELDS = ('freeze_trunk', 'extra')
+    # Fields that change what a model computes but not which weights it has.
+    WEIGHT_NEUTRAL_FIELDS = ('dense_prompts',)
 
     def architecture(self) -> dict[str, Any]:
         """Return `to_dict()` without TRAINING_FIELDS: equal values mean loadable weights."""
         d = self.to_dict()
-        for name in self.TRAINING_FIELDS:
+        for name in self.TRAINING_FIELDS + self.WEIGHT_NEUTRAL_FIELDS:
             d.pop(name)
         return d
 

@@ -296,6 +296,54 @@ def encode_memory(sam: nn.Module, features: FrameFeatures, high_res_masks: Tenso
     return maskmem, pos[-1][0]
 
 
+def box_mask_prompt(sam: nn.Module, point_coords: Tensor, point_labels: Tensor) -> Tensor:
+    """
+    Return the dense prompt of box prompts: each box's rectangle on the mask-prompt grid.
+
+    Args:
+        sam: the SAM2Base (its prompt encoder fixes the grid, S/4 x S/4 for SAM 2.1).
+        point_coords: (B, P, 2) float model-input pixels.
+        point_labels: (B, P) int: a box is the pair labelled 2 (top-left) and 3 (bottom-right);
+            targets prompted by clicks only get an all-zero prompt.
+
+    Returns:
+        (B, 1, h, w) float32, 1 on grid cells the box overlaps, 0 elsewhere.
+
+    """
+    height, width = sam.sam_prompt_encoder.mask_input_size
+    coords = point_coords.float()
+    top_left = point_labels == 2
+    bottom_right = point_labels == 3
+    has_box = top_left.any(dim=1) & bottom_right.any(dim=1)
+    x1, y1 = (coords * top_left[..., None]).sum(dim=1).unbind(-1)
+    x2, y2 = (coords * bottom_right[..., None]).sum(dim=1).unbind(-1)
+    side = float(sam.image_size)
+
+    def overlap(low: Tensor, high: Tensor, cells: int) -> Tensor:
+        # Cell j spans [j, j + 1) * side / cells; a cell counts when the box overlaps it, so
+        # a box thinner than a cell still marks one.
+        edges = torch.arange(cells + 1, device=coords.device, dtype=torch.float32) * (
+            side / cells)
+        return (edges[None, 1:] > low[:, None]) & (edges[None, :-1] < high[:, None])
+
+    rect = overlap(y1, y2, height)[:, :, None] & overlap(x1, x2, width)[:, None, :]
+    return (rect & has_box[:, None, None])[:, None].float()
+
+
+def mask_prompt_from_logits(low_res_logits: Tensor) -> Tensor:
+    """
+    Return the dense prompt a tracked target carries to its next frame: its binarised mask.
+
+    Args:
+        low_res_logits: (B, 1, S/4, S/4) mask logits of the previous frame.
+
+    Returns:
+        (B, 1, S/4, S/4) float32 in {0, 1} (no gradient flows back through time).
+
+    """
+    return (low_res_logits.detach() > 0).float()
+
+
 def box_points(boxes: Tensor) -> tuple[Tensor, Tensor]:
     """
     Turn boxes into SAM prompt points, the way SAM 2 is trained (corners labelled 2 and 3).

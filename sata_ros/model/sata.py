@@ -50,6 +50,9 @@ class SataModel(nn.Module):
         sam.image_encoder = SataImageEncoder(
             sam.image_encoder, config.num_common, config.num_specific, config.top_k,
             config.expert_ratio, config.rgb_only)
+        if config.dense_prompts:
+            # A mask prompt is refined by the decoder instead of copied to the output.
+            sam.use_mask_input_as_output_without_sam = False
         self.sam = sam
         dim = sam.hidden_dim
         self.detector = DetectionHead(dim, config.det_channels, len(config.det_classes),

@@ -7,10 +7,11 @@ path of tracking/stream.py with gradients on:
 
 - prompted clips (SOT/VOS): the first frame is decoded from its prompt with no memory and
   encoded into each target's conditioning memory; every later frame is memory-attended,
-  decoded with no prompt and encoded into the targets' recent memory (sam_steps, as the
-  tracker does), and each decoder output is scored against the target's mask: focal + dice on
-  the best of the candidate masks (SAM 2's multi-mask rule), L1 on the predicted IoUs and
-  cross-entropy on the presence logit;
+  decoded with no prompt (with `dense_prompts`: the target's previous mask) and encoded
+  into the targets' recent memory (sam_steps, as the tracker does), and each decoder output
+  is scored against the target's mask: focal + dice on the best of the candidate masks
+  (SAM 2's multi-mask rule), L1 on the predicted IoUs and cross-entropy on the presence
+  logit;
 - detected clips (MOT/MOTS): the detection head's loss on every frame; the ground-truth boxes
   prompt the decoder (the box-to-mask step of detected instances) with the same mask terms;
   the MEM embeds every instance, each frame with the query history of its tracklet from the
@@ -156,9 +157,13 @@ class ClipLoss(nn.Module):
         count = len(rows)
         gt = clip.masks[:, rows]  # (T, K, S, S)
         visible = clip.visible[:, rows]  # (T, K)
+        dense = self.model.config.dense_prompts
         pix = sam_steps.condition(sam, frames[0], None, batch=count)
+        prompt_mask = (sam_steps.box_mask_prompt(sam, clip.point_coords, clip.point_labels)
+                       if dense else None)
         out = sam_steps.decode(sam, pix, frames[0], {'point_coords': clip.point_coords,
-                                                     'point_labels': clip.point_labels})
+                                                     'point_labels': clip.point_labels},
+                               prompt_mask)
         terms = [self._mask_terms(out, gt[0], visible[0])]
         feats, maskmem_pos = sam_steps.encode_memory(sam, frames[0], out.high,
                                                      out.object_score, True)
@@ -169,7 +174,8 @@ class ClipLoss(nn.Module):
                       for k in range(count)]
             num_ptr = tokens[0][2]
             pix = sam_steps.condition(sam, frames[t], [(m, p) for m, p, _ in tokens], num_ptr)
-            out = sam_steps.decode(sam, pix, frames[t])
+            previous = sam_steps.mask_prompt_from_logits(out.low) if dense else None
+            out = sam_steps.decode(sam, pix, frames[t], mask_inputs=previous)
             terms.append(self._mask_terms(out, gt[t], visible[t]))
             feats, _ = sam_steps.encode_memory(sam, frames[t], out.high, out.object_score,
                                                False)
@@ -207,9 +213,11 @@ class ClipLoss(nn.Module):
             boxes = clip.boxes[t, cols]
             coords, labels = sam_steps.box_points(boxes)
             pix = sam_steps.condition(sam, frames[t], None, batch=len(columns))
+            prompt_mask = (sam_steps.box_mask_prompt(sam, coords, labels)
+                           if model.config.dense_prompts else None)
             out = sam_steps.decode(sam, pix, frames[t],
                                    {'point_coords': coords, 'point_labels': labels},
-                                   multimask=False)
+                                   prompt_mask, multimask=False)
             mask_terms.append(self._mask_terms(out, clip.masks[t, cols],
                                                clip.visible[t, cols]))
             top = frames[t].top_map(1)

@@ -17,7 +17,7 @@ from typing import Any, Optional, Union
 
 import yaml
 
-STAGES = ('detection', 'mixture', 'full')
+STAGES = ('detection', 'mixture', 'heads', 'full')
 TASKS = ('prompted', 'detected')
 CLIP_MODALITIES = ('rgb', 'depth', 'thermal', 'events')
 
@@ -36,7 +36,10 @@ class ModelSection:
         init_checkpoint: a sata_ros checkpoint to start from (e.g. stage I's output), or None.
         stage: 'detection' (paper stage I: only the detection head trains), 'mixture' (stage
             II: DeMoE, SAM 2.1 heads and memory, detection head and MEM train; the Hiera
-            attention and the shared experts stay frozen) or 'full' (every parameter trains:
+            attention and the shared experts stay frozen), 'heads' (the whole image encoder
+            stays frozen; the SAM 2.1 prompt encoder, decoder and memory, the detection head
+            and the MEM train: teaching a trained encoder's heads a new behaviour, such as
+            dense prompts, at a fraction of a step's cost) or 'full' (every parameter trains:
             for a model with no pretrained trunk, such as sata_nano on synthetic data).
         common_init_std: std of the CpMoE common experts' output layer when training starts
             from new DeMoE weights (no init_checkpoint). A new model has it at zero, and the

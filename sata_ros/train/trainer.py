@@ -69,7 +69,7 @@ def build_model(cfg: TrainConfig) -> SataModel:
     if section.sam2_checkpoint:
         load_sam2_weights(model, section.sam2_checkpoint)
     if section.init_checkpoint:
-        load_checkpoint_into(model, section.init_checkpoint)
+        load_checkpoint_into(model, section.init_checkpoint, initialise=True)
     elif section.common_init_std > 0:
         generator = torch.Generator().manual_seed(cfg.run.seed)
         for layer in model.demoe_layers():
@@ -86,13 +86,16 @@ def set_trainable(model: SataModel, stage: str) -> list[str]:
 
     'detection' trains the detection head only; 'mixture' trains DeMoE (its shared expert stays
     frozen), the SAM 2.1 prompt encoder, decoder and memory modules, the FPN neck, the
-    detection head and the MEM; 'full' trains everything, the Hiera trunk included.
+    detection head and the MEM; 'heads' trains all of that except the image encoder (trunk,
+    DeMoE and neck stay frozen); 'full' trains everything, the Hiera trunk included.
     """
     for name, param in model.named_parameters():
         if stage == 'full':
             train = True
         elif stage == 'detection':
             train = name.startswith('detector.')
+        elif stage == 'heads':
+            train = not name.startswith('sam.image_encoder.')
         else:
             in_trunk = name.startswith('sam.image_encoder.trunk.')
             demoe = '.mlp.' in name and '.mlp.shared.' not in name

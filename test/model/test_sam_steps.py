@@ -1,7 +1,10 @@
 """Batched per-target SAM 2.1 steps equal sam2's own track_step, alone and in a batch."""
 
+import dataclasses
+
 import pytest
 from sata_ros.model import sam_steps
+from sata_ros.model.config import get_config
 from sata_ros.model.sata import build_sata
 import torch
 
@@ -112,3 +115,47 @@ def test_rejects_models_without_sam21_memory(model):
     finally:
         model.sam.use_obj_ptrs_in_encoder = True
     sam_steps.check_sam21(model.sam)
+
+
+def test_box_mask_prompt_marks_the_cells_a_box_overlaps(model):
+    sam = model.sam
+    assert tuple(sam.sam_prompt_encoder.mask_input_size) == (64, 64)  # 256 px / 4
+    coords = torch.tensor([[[0.0, 0.0], [128.0, 64.0]],  # a box
+                           [[100.0, 40.0], [101.0, 41.0]],  # a box thinner than a cell
+                           [[50.0, 50.0], [0.0, 0.0]]])  # one click and padding
+    labels = torch.tensor([[2, 3], [2, 3], [1, -1]], dtype=torch.int32)
+    prompt = sam_steps.box_mask_prompt(sam, coords, labels)
+    assert prompt.shape == (3, 1, 64, 64) and prompt.dtype == torch.float32
+    expected = torch.zeros(64, 64)
+    expected[:16, :32] = 1
+    assert torch.equal(prompt[0, 0], expected)
+    assert prompt[1].sum() == 1 and prompt[1, 0, 10, 25] == 1
+    assert prompt[2].sum() == 0
+
+
+def test_dense_prompts_reach_the_decoder_and_are_refined_not_copied():
+    torch.manual_seed(0)
+    dense = build_sata(dataclasses.replace(get_config('sata_nano'), dense_prompts=True))
+    sam = dense.sam
+    assert not sam.use_mask_input_as_output_without_sam
+    # Untrained presence logits may be negative, which blanks every mask (-1024): make the
+    # target present so the masks themselves are compared.
+    head = sam.sam_mask_decoder.pred_obj_score_head.layers[-1]
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.fill_(10.0)
+    features = sam_steps.frame_features(sam, dense.encode(_frames(1)[0]))
+    inputs = _box_inputs([[60.0, 70.0, 150.0, 160.0]])
+    rect = sam_steps.box_mask_prompt(sam, inputs['point_coords'], inputs['point_labels'])
+    with torch.inference_mode():
+        pix = sam_steps.condition(sam, features, None)
+        sparse = sam_steps.decode(sam, pix, features, inputs)
+        both = sam_steps.decode(sam, pix, features, inputs, rect)
+        reference = sam._forward_sam_heads(pix, inputs, rect, features.high_res(1),
+                                           sam._use_multimask(False, inputs))
+    assert not torch.allclose(sparse.high, both.high)
+    assert torch.equal(both.high, reference[4])
+    # The mask prompt went through the decoder: the output is not the rectangle itself.
+    upsampled = torch.nn.functional.interpolate(rect, size=both.high.shape[-2:])
+    assert not torch.equal((both.high > 0).float(), upsampled)
+    assert torch.equal(sam_steps.mask_prompt_from_logits(both.low), (both.low > 0).float())

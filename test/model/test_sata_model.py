@@ -6,8 +6,8 @@ the same weights (max abs difference < 1e-4, as the model issue requires).
 """
 
 import pytest
-from sata_ros.model.checkpoint import (CheckpointError, load_checkpoint, load_sam2_weights,
-                                       sam2_to_sata_keys, save_checkpoint)
+from sata_ros.model.checkpoint import (CheckpointError, load_checkpoint, load_checkpoint_into,
+                                       load_sam2_weights, sam2_to_sata_keys, save_checkpoint)
 from sata_ros.model.config import get_config, SataConfig
 from sata_ros.model.demoe import GROUPS, Routing
 from sata_ros.model.encoder import group_index
@@ -123,6 +123,16 @@ def test_checkpoint_round_trip_is_exact(tmp_path):
     with pytest.raises(CheckpointError, match='checkpoint is for sata_nano'):
         build_sata(SataConfig(**{**model.config.to_dict(), 'overrides': model.config.overrides,
                                  'rgb_only': 'single'}), checkpoint=path)
+    # Dense prompts need no other weights, yet change what the model computes: only a training
+    # run (initialise) may start a model with the other setting from the checkpoint.
+    flipped = not model.config.dense_prompts
+    dense = build_sata(SataConfig(**{**model.config.to_dict(), 'overrides': model.config.overrides,
+                                     'dense_prompts': flipped}))
+    with pytest.raises(CheckpointError, match='dense_prompts'):
+        load_checkpoint_into(dense, path)
+    load_checkpoint_into(dense, path, initialise=True)
+    assert all(torch.equal(a, b) for a, b in zip(dense.state_dict().values(),
+                                                 model.state_dict().values()))
 
 
 def test_half_checkpoint_is_half_the_size_and_rounds_only_to_float16(tmp_path):

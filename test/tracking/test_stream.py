@@ -62,7 +62,15 @@ def run(stream, frames, actions=None):
     return results
 
 
-def test_add_remove_mid_stream_leaves_others_unchanged(tracker):
+@pytest.fixture(scope='module')
+def dense_tracker():
+    return make_tracker(dense_prompts=True)
+
+
+@pytest.mark.parametrize('dense', [False, True], ids=['memory', 'dense-prompts'])
+def test_add_remove_mid_stream_leaves_others_unchanged(tracker, dense_tracker, dense):
+    tracker = dense_tracker if dense else tracker
+
     def start(stream):
         stream.add_target(Prompt.from_box(RED_BOX))
         stream.add_target(Prompt.from_box(GREEN_BOX))
@@ -111,7 +119,9 @@ def test_same_input_same_output(tracker):
         assert len(a.instances) == 2
 
 
-def test_prompt_on_an_older_held_frame_catches_up(tracker):
+@pytest.mark.parametrize('dense', [False, True], ids=['memory', 'dense-prompts'])
+def test_prompt_on_an_older_held_frame_catches_up(tracker, dense_tracker, dense):
+    tracker = dense_tracker if dense else tracker
     live = tracker.open_stream()
     expected = run(live, range(6), {2: lambda s: s.add_target(Prompt.from_box(RED_BOX))})
     late = tracker.open_stream()
@@ -120,6 +130,23 @@ def test_prompt_on_an_older_held_frame_catches_up(tracker):
     assert same_instances([added], expected[3].instances)
     got = run(late, range(4, 6))
     assert same_instances(got[-1].instances, expected[-1].instances)
+
+
+def test_dense_prompts_feed_each_target_its_previous_mask(tracker, dense_tracker):
+    def start(stream):
+        stream.add_target(Prompt.from_box(RED_BOX))
+        stream.add_target(Prompt.from_points([[100, 20]], [1]))
+
+    plain = run(tracker.open_stream(), range(3), {0: start})
+    stream = dense_tracker.open_stream()
+    dense = run(stream, range(3), {0: start})
+    # Same weights, other decoder inputs: the prompt frame sees the box's rectangle (the
+    # click-only target an empty one) and each later frame the target's own last mask.
+    assert not same_instances(plain[1].instances, dense[1].instances)
+    side = dense_tracker.model.image_size // 4
+    for target in stream._targets.values():
+        assert target.last_mask.shape == (1, side, side)
+        assert set(target.last_mask.unique().tolist()) <= {0.0, 1.0}
 
 
 def test_lifecycle_occluded_lost_recovered_dropped():

@@ -1,7 +1,11 @@
 """Shared construction for the tracker tests: a seeded sata_nano and cheap synthetic frames."""
 
+import dataclasses
+
 import numpy as np
 from sata_ros.data.sequence import Frame
+from sata_ros.model.config import get_config
+from sata_ros.model.sata import build_sata
 from sata_ros.tracking.config import TrackerConfig
 from sata_ros.tracking.tracker import Tracker
 import torch
@@ -9,16 +13,19 @@ import torch
 HEIGHT, WIDTH = 96, 128
 
 
-def make_tracker(presence: float = 10.0, **config) -> Tracker:
+def make_tracker(presence: float = 10.0, dense_prompts: bool = False, **config) -> Tracker:
     """
     Return a tracker on an untrained sata_nano whose presence head says `presence`.
+
+    `dense_prompts` builds the model with that SataConfig setting (the same weights either way).
 
     Untrained SAM 2.1 heads give presence logits near zero with an arbitrary sign; tests set
     the bias of the object-score head so that targets are deterministically visible
     (presence > 0) or absent (< 0) while everything else runs unchanged.
     """
     torch.manual_seed(0)
-    tracker = Tracker.from_variant('sata_nano', config=TrackerConfig(**config))
+    model = build_sata(dataclasses.replace(get_config('sata_nano'), dense_prompts=dense_prompts))
+    tracker = Tracker(model, TrackerConfig(**config))
     head = tracker.model.sam.sam_mask_decoder.pred_obj_score_head.layers[-1]
     set_presence(tracker, presence)
     assert head.bias.shape == (1,)

@@ -111,3 +111,17 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
     assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
     assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
     assert lrs[-1] == pytest.approx(1e-4, rel=1e-2)
+
+
+def test_dense_prompts_train_the_mask_prompt_encoder():
+    torch.manual_seed(0)
+    dense = build_model(TrainConfig(model=ModelSection(
+        overrides={'freeze_trunk': False, 'dense_prompts': True})))
+    for task in ('prompted', 'detected'):
+        out, got = _grads(dense, _clip(task, dense))
+        assert _has(got, 'sam.sam_prompt_encoder.mask_downscaling.'), task
+        assert torch.isfinite(out.loss)
+    # Without dense prompts the mask-prompt encoder is never used.
+    _, got = _grads(build_model(TrainConfig(model=ModelSection(
+        overrides={'freeze_trunk': False}))), _clip('prompted', dense))
+    assert not _has(got, 'sam.sam_prompt_encoder.mask_downscaling.')
