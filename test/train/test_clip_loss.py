@@ -125,3 +125,13 @@ def test_dense_prompts_train_the_mask_prompt_encoder():
     _, got = _grads(build_model(TrainConfig(model=ModelSection(
         overrides={'freeze_trunk': False}))), _clip('prompted', dense))
     assert not _has(got, 'sam.sam_prompt_encoder.mask_downscaling.')
+
+
+def test_heads_stage_trains_everything_but_the_image_encoder(model):
+    _, got = _grads(model, _clip('prompted', model), stage='heads')
+    assert not _has(got, 'sam.image_encoder.')
+    for prefix in ('sam.sam_mask_decoder.', 'sam.sam_prompt_encoder.', 'sam.memory_attention.',
+                   'sam.memory_encoder.'):
+        assert _has(got, prefix), prefix
+    _, got = _grads(model, _clip('detected', model), stage='heads')
+    assert _has(got, 'detector.') and _has(got, 'mem.') and not _has(got, 'sam.image_encoder.')
