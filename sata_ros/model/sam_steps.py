@@ -238,7 +238,7 @@ def condition(sam: nn.Module, features: FrameFeatures,
 
 def decode(sam: nn.Module, pix_feat: Tensor, features: FrameFeatures,
            point_inputs: Optional[dict] = None, mask_inputs: Optional[Tensor] = None,
-           multimask: Optional[bool] = None) -> DecoderOutput:
+           multimask: Optional[bool] = None, box_rectangles: bool = False) -> DecoderOutput:
     """
     Run the prompt encoder and mask decoder for B targets.
 
@@ -253,11 +253,17 @@ def decode(sam: nn.Module, pix_feat: Tensor, features: FrameFeatures,
             (use_mask_input_as_output_without_sam) and decodes only its pointer.
         multimask: three candidates instead of one; None picks as sam2 does for tracking
             (`_use_multimask`), which for 0 or 1 points means three.
+        box_rectangles: with point inputs and no mask prompt, also give the decoder each
+            box's rectangle as the mask prompt (`box_mask_prompt`; models with
+            SataConfig.dense_prompts).
 
     Returns:
         DecoderOutput.
 
     """
+    if box_rectangles and mask_inputs is None and point_inputs is not None:
+        mask_inputs = box_mask_prompt(sam, point_inputs['point_coords'],
+                                      point_inputs['point_labels'])
     batch = pix_feat.shape[0]
     high_res = features.high_res(batch)
     if mask_inputs is not None and sam.use_mask_input_as_output_without_sam:

@@ -72,8 +72,8 @@ class _Target:
     label: str
     memory: TargetMemory
     misses: int = 0
-    # (1, S/4, S/4) float32 mask of the last tracked frame: the dense prompt of the next one
-    # (models with dense_prompts).
+    # (1, S/4, S/4) float32 mask of the last tracked frame: the dense prompt of the next one;
+    # None for models without dense_prompts.
     last_mask: Optional[torch.Tensor] = None
 
 
@@ -223,18 +223,17 @@ class Stream:
                                                                self._maskmem_pos)
                 pix = sam_steps.condition(sam, held.features, [(tokens, pos)], num_ptr)
                 multimask = None
-            if mask_inputs is None and self._tracker.model.config.dense_prompts:
-                mask_inputs = sam_steps.box_mask_prompt(sam, point_inputs['point_coords'],
-                                                        point_inputs['point_labels'])
+            dense = self._tracker.model.config.dense_prompts
             out = sam_steps.decode(sam, pix, held.features, point_inputs, mask_inputs,
-                                   multimask)
+                                   multimask, box_rectangles=dense)
             feats, self._maskmem_pos = sam_steps.encode_memory(
                 sam, held.features, out.high, out.object_score, point_inputs is not None)
             memory.add_prompt(held.index, MemoryEntry(feats[0], out.obj_ptr[0]))
             decoded = _rows(out)[0]
             target = existing or _Target(target_id, label, memory)
             target.label = label
-            target.last_mask = sam_steps.mask_prompt_from_logits(out.low)[0]
+            if dense:
+                target.last_mask = sam_steps.mask_prompt_from_logits(out.low)[0]
             for later in [h for h in self._history if h.index > held.index]:
                 decoded = self._step_targets(later, [target])[0]
         self._targets[target.target_id] = target
@@ -418,7 +417,8 @@ class Stream:
             out = sam_steps.decode(sam, pix, held.features, mask_inputs=previous)
             for row, dec in zip(rows, _rows(out)):
                 decoded[row] = dec
-                targets[row].last_mask = sam_steps.mask_prompt_from_logits(dec.low)
+                if dense:
+                    targets[row].last_mask = sam_steps.mask_prompt_from_logits(dec.low)
         high = torch.stack([d.high for d in decoded])
         scores = torch.stack([d.object_score for d in decoded])
         feats, self._maskmem_pos = sam_steps.encode_memory(sam, held.features, high, scores,
@@ -507,11 +507,9 @@ class Stream:
         count = len(boxes_m)
         coords, point_labels = sam_steps.box_points(boxes_m)
         pix = sam_steps.condition(sam, held.features, None, batch=count)
-        prompt_mask = (sam_steps.box_mask_prompt(sam, coords, point_labels)
-                       if model.config.dense_prompts else None)
         out = sam_steps.decode(sam, pix, held.features,
                                {'point_coords': coords, 'point_labels': point_labels},
-                               prompt_mask, multimask=False)
+                               multimask=False, box_rectangles=model.config.dense_prompts)
         logits = out.high[:, 0].float()
         refined, valid = masks_to_boxes(logits > self.config.mask_threshold)
         boxes_m = torch.where(valid[:, None], refined.to(boxes_m), boxes_m)

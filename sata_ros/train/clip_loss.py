@@ -159,11 +159,9 @@ class ClipLoss(nn.Module):
         visible = clip.visible[:, rows]  # (T, K)
         dense = self.model.config.dense_prompts
         pix = sam_steps.condition(sam, frames[0], None, batch=count)
-        prompt_mask = (sam_steps.box_mask_prompt(sam, clip.point_coords, clip.point_labels)
-                       if dense else None)
         out = sam_steps.decode(sam, pix, frames[0], {'point_coords': clip.point_coords,
                                                      'point_labels': clip.point_labels},
-                               prompt_mask)
+                               box_rectangles=dense)
         terms = [self._mask_terms(out, gt[0], visible[0])]
         feats, maskmem_pos = sam_steps.encode_memory(sam, frames[0], out.high,
                                                      out.object_score, True)
@@ -213,11 +211,9 @@ class ClipLoss(nn.Module):
             boxes = clip.boxes[t, cols]
             coords, labels = sam_steps.box_points(boxes)
             pix = sam_steps.condition(sam, frames[t], None, batch=len(columns))
-            prompt_mask = (sam_steps.box_mask_prompt(sam, coords, labels)
-                           if model.config.dense_prompts else None)
             out = sam_steps.decode(sam, pix, frames[t],
                                    {'point_coords': coords, 'point_labels': labels},
-                                   prompt_mask, multimask=False)
+                                   multimask=False, box_rectangles=model.config.dense_prompts)
             mask_terms.append(self._mask_terms(out, clip.masks[t, cols],
                                                clip.visible[t, cols]))
             top = frames[t].top_map(1)

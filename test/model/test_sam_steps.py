@@ -151,10 +151,11 @@ def test_dense_prompts_reach_the_decoder_and_are_refined_not_copied():
         pix = sam_steps.condition(sam, features, None)
         sparse = sam_steps.decode(sam, pix, features, inputs)
         both = sam_steps.decode(sam, pix, features, inputs, rect)
+        derived = sam_steps.decode(sam, pix, features, inputs, box_rectangles=True)
         reference = sam._forward_sam_heads(pix, inputs, rect, features.high_res(1),
                                            sam._use_multimask(False, inputs))
     assert not torch.allclose(sparse.high, both.high)
-    assert torch.equal(both.high, reference[4])
+    assert torch.equal(both.high, reference[4]) and torch.equal(derived.high, both.high)
     # The mask prompt went through the decoder: the output is not the rectangle itself.
     upsampled = torch.nn.functional.interpolate(rect, size=both.high.shape[-2:])
     assert not torch.equal((both.high > 0).float(), upsampled)

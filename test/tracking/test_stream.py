@@ -137,7 +137,9 @@ def test_dense_prompts_feed_each_target_its_previous_mask(tracker, dense_tracker
         stream.add_target(Prompt.from_box(RED_BOX))
         stream.add_target(Prompt.from_points([[100, 20]], [1]))
 
-    plain = run(tracker.open_stream(), range(3), {0: start})
+    plain_stream = tracker.open_stream()
+    plain = run(plain_stream, range(3), {0: start})
+    assert all(t.last_mask is None for t in plain_stream._targets.values())
     stream = dense_tracker.open_stream()
     dense = run(stream, range(3), {0: start})
     # Same weights, other decoder inputs: the prompt frame sees the box's rectangle (the
