@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from sata_ros.model.checkpoint import CheckpointError
+from sata_ros.model.checkpoint import CheckpointError, read_checkpoint
 from sata_ros.model.default_checkpoint import resolve_checkpoint
 
 COLUMNS = (('sot_auc', 'SOT AUC'), ('vos_j_and_f', 'VOS J&F'), ('mot_hota', 'MOT HOTA'))
@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     """Score the systems; print the Markdown table and a JSON summary. Exit 0, or 1 on error."""
     import torch
     from sata_ros.eval import synthetic_benchmark as bench
+    from sata_ros.model.sata import build_sata
     from sata_ros.tracking.tracker import Tracker
     systems = [s.strip() for s in args.systems.split(',') if s.strip()]
     unknown = sorted(set(systems) - {'trained', 'untrained', 'baseline'})
@@ -92,9 +93,11 @@ def run(args: argparse.Namespace) -> int:
             tracker = None
             if system != 'baseline':
                 torch.manual_seed(0)
-                tracker = Tracker.from_variant(args.variant,
-                                               path if system == 'trained' else None,
-                                               config=bench.tracker_config())
+                # "The same model untrained": the checkpoint's own settings (e.g. its dense
+                # prompts) with freshly initialised weights.
+                model = (build_sata(args.variant, path) if system == 'trained'
+                         else build_sata(read_checkpoint(path)[0] if path else args.variant))
+                tracker = Tracker(model, config=bench.tracker_config())
             report['systems'][system] = bench.evaluate(
                 'baseline' if system == 'baseline' else 'sata', settings, bench.CONDITIONS,
                 tracker, with_mot=not args.no_mot,

@@ -252,7 +252,9 @@ def decode(sam: nn.Module, pix_feat: Tensor, features: FrameFeatures,
         mask_inputs: (B, 1, S, S) float/bool mask prompt; SAM 2.1 then outputs the mask itself
             (use_mask_input_as_output_without_sam) and decodes only its pointer.
         multimask: three candidates instead of one; None picks as sam2 does for tracking
-            (`_use_multimask`), which for 0 or 1 points means three.
+            (`_use_multimask`), which for 0 or 1 points means three, except that a mask
+            prompt with no points gets one: the previous mask says which object is meant,
+            as in SAM's iterative training, where mask-prompted rounds output one mask.
         box_rectangles: with point inputs and no mask prompt, also give the decoder each
             box's rectangle as the mask prompt (`box_mask_prompt`; models with
             SataConfig.dense_prompts).
@@ -270,7 +272,8 @@ def decode(sam: nn.Module, pix_feat: Tensor, features: FrameFeatures,
         out = sam._use_mask_as_output(pix_feat, high_res, mask_inputs)
     else:
         if multimask is None:
-            multimask = sam._use_multimask(False, point_inputs)
+            multimask = (mask_inputs is None or point_inputs is not None) and \
+                sam._use_multimask(False, point_inputs)
         out = sam._forward_sam_heads(backbone_features=pix_feat, point_inputs=point_inputs,
                                      mask_inputs=mask_inputs, high_res_features=high_res,
                                      multimask_output=multimask)
@@ -348,6 +351,23 @@ def mask_prompt_from_logits(low_res_logits: Tensor) -> Tensor:
 
     """
     return (low_res_logits.detach() > 0).float()
+
+
+def mask_prompt_from_masks(sam: nn.Module, masks: Tensor) -> Tensor:
+    """
+    Return the dense prompt of binary masks: the share of each grid cell they cover, >= 1/2.
+
+    Args:
+        sam: the SAM2Base (its prompt encoder fixes the grid, S/4 x S/4 for SAM 2.1).
+        masks: (B, H, W) bool or {0, 1} masks (any H, W; model-input resolution in training).
+
+    Returns:
+        (B, 1, h, w) float32 in {0, 1}, the layout of `mask_prompt_from_logits`.
+
+    """
+    size = sam.sam_prompt_encoder.mask_input_size
+    cover = nn.functional.adaptive_avg_pool2d(masks[:, None].float(), size)
+    return (cover >= 0.5).float()
 
 
 def box_points(boxes: Tensor) -> tuple[Tensor, Tensor]:

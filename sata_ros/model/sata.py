@@ -7,6 +7,7 @@ prompt encoder, mask decoder, memory attention and memory encoder are the sam2 p
 modules, so official SAM 2.1 checkpoints load into them (checkpoint.load_sam2_weights).
 """
 
+import dataclasses
 import pathlib
 from typing import Optional, Union
 
@@ -127,15 +128,23 @@ def build_sata(variant_or_config: Union[str, SataConfig],
         variant_or_config: a variant name ('sata_nano', 'sata_t', 'sata_s', 'sata_b+',
             'sata_l') or a SataConfig.
         checkpoint: a sata_ros checkpoint (checkpoint.save_checkpoint) to load; its stored
-            config must match the requested variant. SAM 2.1 files go through
-            checkpoint.load_sam2_weights instead.
+            config must match the requested variant. Given a variant name, the model takes
+            the checkpoint's weight-neutral settings (SataConfig.WEIGHT_NEUTRAL_FIELDS, e.g.
+            dense_prompts): the weights were trained to be used that way. Given a SataConfig,
+            they must match. SAM 2.1 files go through checkpoint.load_sam2_weights instead.
         device: where the model lives ('cpu' by default; 'cuda' where available).
 
     """
-    config = (get_config(variant_or_config) if isinstance(variant_or_config, str)
-              else variant_or_config)
+    from sata_ros.model.checkpoint import load_checkpoint_into, read_checkpoint
+    if isinstance(variant_or_config, SataConfig):
+        config = variant_or_config
+    else:
+        config = get_config(variant_or_config)
+        if checkpoint is not None:
+            stored, _ = read_checkpoint(checkpoint)
+            config = dataclasses.replace(config, **{
+                name: getattr(stored, name) for name in config.WEIGHT_NEUTRAL_FIELDS})
     model = SataModel(config, build_sam2_base(config))
     if checkpoint is not None:
-        from sata_ros.model.checkpoint import load_checkpoint_into
         load_checkpoint_into(model, checkpoint)
     return model.to(device).eval()

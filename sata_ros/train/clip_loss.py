@@ -7,7 +7,8 @@ path of tracking/stream.py with gradients on:
 
 - prompted clips (SOT/VOS): the first frame is decoded from its prompt with no memory and
   encoded into each target's conditioning memory; every later frame is memory-attended,
-  decoded with no prompt (with `dense_prompts`: the target's previous mask) and encoded
+  decoded with no prompt (with `dense_prompts`: the target's previous mask, or while
+  training with `loss.teacher_forcing`, sometimes the jittered true previous mask) and encoded
   into the targets' recent memory (sam_steps, as the tracker does), and each decoder output
   is scored against the target's mask: focal + dice on the best of the candidate masks
   (SAM 2's multi-mask rule), L1 on the predicted IoUs and cross-entropy on the presence
@@ -44,6 +45,9 @@ MAX_INSTANCES = 24
 # Side of the square patches masked for L_CM, pixels (the trunk's patch embedding stride is 4;
 # 16 px patches remove whole tokens of the coarser stages).
 PATCH = 16
+# Largest shift, in mask-prompt grid cells (4 px at S = 256), of a teacher-forced previous mask:
+# about the error of a mask the model predicts itself, so both kinds of prompt look alike.
+JITTER_CELLS = 2
 
 # Loss-term name -> LossSection weight field.
 WEIGHTS = {'focal': 'focal', 'dice': 'dice', 'iou': 'iou', 'objectness': 'objectness',
@@ -172,7 +176,7 @@ class ClipLoss(nn.Module):
                       for k in range(count)]
             num_ptr = tokens[0][2]
             pix = sam_steps.condition(sam, frames[t], [(m, p) for m, p, _ in tokens], num_ptr)
-            previous = sam_steps.mask_prompt_from_logits(out.low) if dense else None
+            previous = self._previous_prompt(out.low, gt[t - 1]) if dense else None
             out = sam_steps.decode(sam, pix, frames[t], mask_inputs=previous)
             terms.append(self._mask_terms(out, gt[t], visible[t]))
             feats, _ = sam_steps.encode_memory(sam, frames[t], out.high, out.object_score,
@@ -180,6 +184,25 @@ class ClipLoss(nn.Module):
             for k in range(count):
                 memories[k].recent[t] = MemoryEntry(feats[k], out.obj_ptr[k])
         return {name: torch.stack([term[name] for term in terms]).mean() for name in terms[0]}
+
+    def _previous_prompt(self, low: Tensor, truth: Tensor) -> Tensor:
+        """
+        Return the (K, 1, S/4, S/4) mask prompts of K tracked targets' next frame.
+
+        Args:
+            low: (K, 1, S/4, S/4) the targets' mask logits on the previous frame.
+            truth: (K, S, S) bool their ground-truth masks there.
+
+        """
+        own = sam_steps.mask_prompt_from_logits(low)
+        rate = self.weights.teacher_forcing
+        if rate <= 0 or not self.model.training:
+            return own
+        # Without it, early in training every tracked frame is prompted with a poor mask and
+        # the decoder learns to ignore the prompt; with it, it learns to follow the mask.
+        forced = jitter_prompt(sam_steps.mask_prompt_from_masks(self.model.sam, truth))
+        pick = torch.rand(len(own), device=own.device) < rate
+        return torch.where(pick[:, None, None, None], forced, own)
 
     # ------------------------------------------------------------------ MOT / MOTS
 
@@ -301,6 +324,33 @@ class ClipLoss(nn.Module):
         return torch.stack([complementary_loss(n, c) for n, c in zip(noisy, clean)]).mean()
 
 
+def jitter_prompt(prompt: Tensor, cells: int = JITTER_CELLS) -> Tensor:
+    """
+    Perturb binary mask prompts as a tracker's own previous masks are off.
+
+    Each mask moves by a random whole number of cells in [-cells, cells] per axis (what moves
+    past the border is lost) and, one time in three each, grows or shrinks by one cell
+    (3 x 3 max-pool).
+
+    Args:
+        prompt: (B, 1, h, w) float in {0, 1}.
+        cells: largest shift per axis.
+
+    Returns:
+        (B, 1, h, w) float in {0, 1}.
+
+    """
+    height, width = prompt.shape[-2:]
+    padded = nn.functional.pad(prompt, (cells, cells, cells, cells))
+    shifts = torch.randint(0, 2 * cells + 1, (len(prompt), 2), device=prompt.device)
+    moved = torch.stack([padded[b, :, dy:dy + height, dx:dx + width]
+                         for b, (dy, dx) in enumerate(shifts.tolist())])
+    grow = nn.functional.max_pool2d(moved, 3, stride=1, padding=1)
+    shrink = -nn.functional.max_pool2d(-moved, 3, stride=1, padding=1)
+    choice = torch.randint(0, 3, (len(prompt), 1, 1, 1), device=prompt.device)
+    return torch.where(choice == 1, grow, torch.where(choice == 2, shrink, moved))
+
+
 def _histories(entries: list[list[Tensor]], mem: nn.Module
                ) -> tuple[Optional[Tensor], Optional[Tensor]]:
     """Right-aligned (K, T, Q, D) query histories and their (K, T) padding, or (None, None)."""
@@ -318,4 +368,5 @@ def _histories(entries: list[list[Tensor]], mem: nn.Module
     return history, padding
 
 
-__all__ = ['ClipLoss', 'ClipOutput', 'MAX_INSTANCES', 'WEIGHTS', 'slice_features']
+__all__ = ['ClipLoss', 'ClipOutput', 'JITTER_CELLS', 'MAX_INSTANCES', 'WEIGHTS', 'jitter_prompt',
+           'slice_features']

@@ -152,6 +152,10 @@ class LossSection:
         orthogonality: L_CE (lambda).
         router: L_TASK, the cross-modal router's modality cross-entropy.
         mask_ratio: share of 16 x 16 patches of one stream masked for L_CM.
+        teacher_forcing: models with dense prompts: probability that a tracked frame's mask
+            prompt is the previous frame's ground-truth mask, shifted by up to
+            clip_loss.JITTER_CELLS grid cells and sometimes grown or shrunk by one, instead of
+            the model's own previous mask (training only; validation always uses its own).
 
     """
 
@@ -168,6 +172,7 @@ class LossSection:
     orthogonality: float = 0.1
     router: float = 0.1
     mask_ratio: float = 0.5
+    teacher_forcing: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -311,6 +316,8 @@ def check(cfg: TrainConfig) -> None:
         None if o.amp in ('auto', 'bf16', 'fp16', 'off')
         else f"optim.amp must be 'auto', 'bf16', 'fp16' or 'off', got {o.amp!r}",
         None if 0.0 < cfg.loss.mask_ratio < 1.0 else 'loss.mask_ratio must be in (0, 1)',
+        None if 0.0 <= cfg.loss.teacher_forcing <= 1.0
+        else f'loss.teacher_forcing must be in [0, 1], got {cfg.loss.teacher_forcing}',
         None if r.steps >= 1 and r.log_every >= 1 and r.val_every >= 0 and r.ckpt_every >= 0
         else 'run.steps and run.log_every must be >= 1, val_every and ckpt_every >= 0',
         None if r.device in ('auto', 'cpu', 'cuda')

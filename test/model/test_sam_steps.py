@@ -133,6 +133,36 @@ def test_box_mask_prompt_marks_the_cells_a_box_overlaps(model):
     assert prompt[2].sum() == 0
 
 
+def test_mask_prompt_from_masks_keeps_cells_at_least_half_covered(model):
+    masks = torch.zeros(2, 256, 256, dtype=torch.bool)
+    masks[0, :16, :32] = True  # exactly 4 x 8 cells of 4 px
+    masks[1, 0:2, 0:4] = True  # half of cell (0, 0): kept
+    masks[1, 8:9, 8:12] = True  # a quarter of cell (2, 2): dropped
+    prompt = sam_steps.mask_prompt_from_masks(model.sam, masks)
+    expected = torch.zeros(2, 1, 64, 64)
+    expected[0, 0, :4, :8] = 1
+    expected[1, 0, 0, 0] = 1
+    assert torch.equal(prompt, expected)
+
+
+def test_a_mask_prompt_alone_decodes_one_mask_and_clicks_still_three():
+    torch.manual_seed(0)
+    dense = build_sata(dataclasses.replace(get_config('sata_nano'), dense_prompts=True))
+    sam = dense.sam
+    features = sam_steps.frame_features(sam, dense.encode(_frames(1)[0]))
+    previous = torch.zeros(1, 1, 64, 64)
+    previous[..., 20:30, 20:30] = 1
+    click = {'point_coords': torch.tensor([[[100.0, 100.0]]]),
+             'point_labels': torch.tensor([[1]], dtype=torch.int32)}
+    with torch.inference_mode():
+        pix = sam_steps.condition(sam, features, None)
+        tracked = sam_steps.decode(sam, pix, features, mask_inputs=previous)
+        clicked = sam_steps.decode(sam, pix, features, click, previous)
+        forced = sam_steps.decode(sam, pix, features, mask_inputs=previous, multimask=True)
+    assert tracked.multi_low.shape[1] == 1 and tracked.ious.shape == (1, 1)
+    assert clicked.multi_low.shape[1] == 3 and forced.multi_low.shape[1] == 3
+
+
 def test_dense_prompts_reach_the_decoder_and_are_refined_not_copied():
     torch.manual_seed(0)
     dense = build_sata(dataclasses.replace(get_config('sata_nano'), dense_prompts=True))

@@ -133,6 +133,14 @@ def test_checkpoint_round_trip_is_exact(tmp_path):
     load_checkpoint_into(dense, path, initialise=True)
     assert all(torch.equal(a, b) for a, b in zip(dense.state_dict().values(),
                                                  model.state_dict().values()))
+    # Built by variant name, a model follows the checkpoint's setting (the shipped default may
+    # be a dense one); built from an explicit config, it must match.
+    save_checkpoint(dense, path)
+    by_name = build_sata('sata_nano', checkpoint=path)
+    assert by_name.config.dense_prompts == flipped
+    assert by_name.sam.use_mask_input_as_output_without_sam == (not flipped)
+    with pytest.raises(CheckpointError, match='dense_prompts'):
+        build_sata(model.config, checkpoint=path)
 
 
 def test_half_checkpoint_is_half_the_size_and_rounds_only_to_float16(tmp_path):

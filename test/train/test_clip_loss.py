@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 from sata_ros.model.config import get_config
 from sata_ros.model.sata import build_sata
-from sata_ros.train.clip_loss import ClipLoss, slice_features
+from sata_ros.train.clip_loss import ClipLoss, JITTER_CELLS, jitter_prompt, slice_features
 from sata_ros.train.clips import ClipSampler, to_tensors
 from sata_ros.train.config import DataSection, LossSection, ModelSection, TrainConfig
 from sata_ros.train.trainer import build_model, learning_rate, set_trainable
@@ -135,3 +135,42 @@ def test_heads_stage_trains_everything_but_the_image_encoder(model):
         assert _has(got, prefix), prefix
     _, got = _grads(model, _clip('detected', model), stage='heads')
     assert _has(got, 'detector.') and _has(got, 'mem.') and not _has(got, 'sam.image_encoder.')
+
+
+def test_jitter_prompt_moves_masks_a_few_cells_and_keeps_them_binary():
+    torch.manual_seed(0)
+    prompt = torch.zeros(64, 1, 16, 16)
+    prompt[:, :, 6:10, 5:9] = 1
+    out = jitter_prompt(prompt, cells=2)
+    assert out.shape == prompt.shape and set(out.unique().tolist()) <= {0.0, 1.0}
+    # A shift of at most 2 cells plus one cell of growth: inside the box grown by 3.
+    allowed = torch.zeros(16, 16)
+    allowed[3:13, 2:12] = 1
+    assert float((out[:, 0] * (1 - allowed)).sum()) == 0
+    # A 4 x 4 mask shrunk by one cell is still 2 x 2: nothing vanishes.
+    assert bool((out.flatten(1).sum(1) >= 4).all())
+    corners = {tuple(o[0].nonzero().min(0).values.tolist()) for o in out}
+    sizes = {int(o.sum()) for o in out}
+    assert len(corners) > 10 and sizes == {4, 16, 36}
+
+
+def test_teacher_forcing_prompts_tracked_frames_with_the_jittered_true_mask():
+    torch.manual_seed(0)
+    dense = build_model(TrainConfig(model=ModelSection(overrides={'dense_prompts': True})))
+    truth = torch.zeros(2, 256, 256, dtype=torch.bool)
+    truth[0, 64:128, 64:128] = True  # grid cells 16..31 (4 px per cell)
+    low = torch.full((2, 1, 64, 64), -5.0)
+    low[:, 0, :8, :8] = 5.0  # the model's own masks are elsewhere
+    own = (low > 0).float()
+    forced = ClipLoss(dense, LossSection(teacher_forcing=1.0))
+    dense.train()
+    got = forced._previous_prompt(low, truth)
+    reach = JITTER_CELLS + 1
+    inside = torch.zeros(64, 64)
+    inside[16 - reach:32 + reach, 16 - reach:32 + reach] = 1
+    assert float(got[0, 0].sum()) >= 14 * 14 and float((got[0, 0] * (1 - inside)).sum()) == 0
+    assert float(got[1].sum()) == 0  # the target was not visible: an empty prompt
+    dense.eval()
+    assert torch.equal(forced._previous_prompt(low, truth), own)  # validation: its own
+    dense.train()
+    assert torch.equal(ClipLoss(dense, LossSection())._previous_prompt(low, truth), own)

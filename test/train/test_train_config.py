@@ -42,6 +42,7 @@ def test_unknown_section_and_key_are_named():
     ({'optim': {'amp': 'fp8'}}, "optim.amp must be 'auto'"),
     ({'run': {'device': 'tpu'}}, "run.device must be 'auto'"),
     ({'data': {'num_objects': [3, 1]}}, 'data.num_objects must be'),
+    ({'loss': {'teacher_forcing': -0.1}}, r'loss.teacher_forcing must be in \[0, 1\]'),
 ])
 def test_bad_values_are_named(values, message):
     with pytest.raises(ValueError, match=message):
