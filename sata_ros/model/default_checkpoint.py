@@ -2,8 +2,10 @@
 The checkpoints shipped inside the package, and how a checkpoint setting is resolved.
 
 `sata_nano` ships `sata_ros/checkpoints/sata_nano_synthetic.pt`: trained from scratch on
-synthetic scenes on a CPU by `sata train --config config/train/nano_synthetic.yaml` (the README
-gives its training time and accuracy). Larger variants ship nothing: they start from Meta's
+synthetic scenes on a CPU by `sata train` with config/train/nano_synthetic.yaml, then
+nano_synthetic_dense.yaml and nano_synthetic_track.yaml, each from the one before; it uses
+dense prompts (SataConfig.dense_prompts, adopted by build_sata from the file). The README
+gives its training time and accuracy. Larger variants ship nothing: they start from Meta's
 SAM 2.1 weights (checkpoint.load_sam2_weights) and need GPU training.
 
 A checkpoint setting (node parameter `checkpoint`, `--checkpoint` of the commands) is:
