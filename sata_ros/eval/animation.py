@@ -27,15 +27,24 @@ def render_frame(item: dict[str, Any], scale: int = 2) -> Image.Image:
                                         Image.NEAREST)
     draw = ImageDraw.Draw(image)
     for _, x, y, w, h in item['gt']:
-        draw.rectangle([x * scale, y * scale, (x + w) * scale - 1, (y + h) * scale - 1],
-                       outline=GT_RGB, width=1)
+        draw.rectangle(_corners(x, y, w, h, scale), outline=GT_RGB, width=1)
     for target_id, x, y, w, h in item['pred']:
         colour = PALETTE[int(target_id) % len(PALETTE)]
-        draw.rectangle([x * scale, y * scale, (x + w) * scale - 1, (y + h) * scale - 1],
-                       outline=colour, width=2)
+        draw.rectangle(_corners(x, y, w, h, scale), outline=colour, width=2)
         draw.text((x * scale + 2, max(y * scale - 11, 0)), str(int(target_id)), fill=colour)
     draw.text((3, 2), f'frame {item["frame"]}', fill=(255, 255, 255))
     return image
+
+
+def _corners(x: float, y: float, w: float, h: float, scale: int) -> list[float]:
+    """
+    Return [x0, y0, x1, y1] of an (x, y, w, h) pixel box, scaled.
+
+    A box under a pixel wide or high (a degenerate detection) becomes a line or a point: PIL
+    refuses a rectangle whose far corner comes before its near one.
+    """
+    x0, y0 = x * scale, y * scale
+    return [x0, y0, max(x0, (x + w) * scale - 1), max(y0, (y + h) * scale - 1)]
 
 
 def write_animation(items: list[dict[str, Any]], path: Union[str, pathlib.Path],

@@ -210,3 +210,13 @@ def test_animation_needs_frames_and_a_positive_rate(tmp_path):
     assert frame.shape == (80, 120, 3)
     assert (frame[59, 30:70] == PALETTE[1]).all()  # the bottom edge of id 1's box, its colour
     assert (frame[5:9, 0] == GT_RGB).all()  # the ground-truth box's left edge, green
+
+
+def test_animation_draws_boxes_thinner_than_a_pixel():
+    # A degenerate detection (zero height) once stopped `sata eval --animation` with PIL's
+    # "y1 must be greater than or equal to y0".
+    item = {'frame': 0, 'pred': [[2, 10.0, 20.0, 30.0, 0.0], [3, 40.0, 5.0, 0.2, 0.2]],
+            'gt': [], 'rgb': np.zeros((40, 60, 3), np.uint8)}
+    frame = np.asarray(render_frame(item, scale=2))
+    assert (frame[40, 20:79] == PALETTE[2]).all()  # drawn as a line at y = 20 px
+    assert (frame[10, 80] == PALETTE[3]).all()  # drawn as a point
