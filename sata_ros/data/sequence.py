@@ -106,6 +106,10 @@ class Frame:
     event_image: Optional[np.ndarray] = None
     objects: list[ObjectTruth] = field(default_factory=list)
 
+    def find(self, target_id: int) -> Optional[ObjectTruth]:
+        """Return the ground truth of object `target_id` on this frame, or None."""
+        return next((o for o in self.objects if o.target_id == target_id), None)
+
     def instance_mask(self) -> np.ndarray:
         """
         Return the H x W uint16 label image of visible masks: pixel = target_id, 0 = none.

@@ -168,7 +168,7 @@ def _truth(frames: list[Frame], target_id: int, start: int) -> tuple[np.ndarray,
     """GT boxes (N, 4) xywh and masks (N, H, W) bool from `start` (absent: zero box, no mask)."""
     boxes, masks = [], []
     for frame in frames[start:]:
-        obj = next((o for o in frame.objects if o.target_id == target_id), None)
+        obj = frame.find(target_id)
         boxes.append(obj.box if obj is not None else (0.0, 0.0, 0.0, 0.0))
         masks.append(_mask(obj, frame))
     return np.array(boxes, float), np.array(masks, bool)
@@ -228,7 +228,7 @@ def track_pass(tracker: Tracker, frames: list[Frame], starts: dict[int, int], mo
         labels = result.instance_mask() if label_masks else None
         for tid, start in starts.items():
             if start == k:
-                x, y, w, h = _object(frame, tid).box
+                x, y, w, h = frame.find(tid).box
                 inst = stream.add_target(Prompt.from_box((x, y, x + w, y + h)))
                 stream_ids[tid] = inst.target_id
             elif start < k:
@@ -248,7 +248,7 @@ def run_prompted_baseline(frames: list[Frame], settings: Optional[BenchmarkSetti
     runs = []
     for tid, start in init_frames(frames, settings, target_ids).items():
         tracker = factory()
-        x, y, w, h = _object(frames[start], tid).box
+        x, y, w, h = frames[start].find(tid).box
         tracker.init(frames[start].rgb, (x, y, x + w, y + h))
         later: list[Prediction] = []
         for frame in frames[start + 1:]:
@@ -274,7 +274,7 @@ def prompted_run(frames: list[Frame], tid: int, start: int,
     if len(later) != len(frames) - start - 1:
         raise ValueError(f'target {tid}: {len(later)} predictions for the '
                          f'{len(frames) - start - 1} frames after its prompt frame {start}')
-    obj = _object(frames[start], tid)
+    obj = frames[start].find(tid)
     boxes, masks = [obj.box], [_mask(obj, frames[start])]
     for frame, pred in zip(frames[start + 1:], later):
         boxes.append((0.0, 0.0, 0.0, 0.0) if pred is None else _xywh(pred[0]))
@@ -282,11 +282,6 @@ def prompted_run(frames: list[Frame], tid: int, start: int,
     gt_boxes, gt_masks = _truth(frames, tid, start)
     return TargetRun(tid, start, np.array(boxes, float), np.array(masks, bool), gt_boxes,
                      gt_masks)
-
-
-def _object(frame: Frame, tid: int) -> ObjectTruth:
-    """Return ground-truth object `tid` of `frame` (it must be there)."""
-    return next(o for o in frame.objects if o.target_id == tid)
 
 
 def prompted_scores(runs: list[TargetRun], sequence: str = '') -> tuple[list, list]:

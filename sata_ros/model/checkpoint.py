@@ -75,7 +75,8 @@ def read_checkpoint(path: PathLike) -> tuple[SataConfig, dict]:
 
 
 def load_checkpoint_into(model: torch.nn.Module, path: PathLike, *,
-                         initialise: bool = False) -> None:
+                         initialise: bool = False,
+                         contents: Optional[tuple[SataConfig, dict]] = None) -> None:
     """
     Load a sata_ros checkpoint into `model` strictly.
 
@@ -83,8 +84,9 @@ def load_checkpoint_into(model: torch.nn.Module, path: PathLike, *,
     the model was trained (SataConfig.TRAINING_FIELDS) may differ. With `initialise` (a
     training run starting from the checkpoint) the weight-neutral fields
     (SataConfig.WEIGHT_NEUTRAL_FIELDS) may differ too: the run trains the new behaviour.
+    `contents` is `read_checkpoint(path)` when the caller has read the file already.
     """
-    config, data = read_checkpoint(path)
+    config, data = contents or read_checkpoint(path)
     ours = model.config
     same = config.architecture() == ours.architecture() and (initialise or all(
         getattr(config, name) == getattr(ours, name) for name in ours.WEIGHT_NEUTRAL_FIELDS))

@@ -136,15 +136,15 @@ def build_sata(variant_or_config: Union[str, SataConfig],
 
     """
     from sata_ros.model.checkpoint import load_checkpoint_into, read_checkpoint
+    contents = read_checkpoint(checkpoint) if checkpoint is not None else None
     if isinstance(variant_or_config, SataConfig):
         config = variant_or_config
     else:
         config = get_config(variant_or_config)
-        if checkpoint is not None:
-            stored, _ = read_checkpoint(checkpoint)
+        if contents is not None:
             config = dataclasses.replace(config, **{
-                name: getattr(stored, name) for name in config.WEIGHT_NEUTRAL_FIELDS})
+                name: getattr(contents[0], name) for name in config.WEIGHT_NEUTRAL_FIELDS})
     model = SataModel(config, build_sam2_base(config))
-    if checkpoint is not None:
-        load_checkpoint_into(model, checkpoint)
+    if contents is not None:
+        load_checkpoint_into(model, checkpoint, contents=contents)
     return model.to(device).eval()

@@ -27,6 +27,7 @@ from rosgraph_msgs.msg import Clock
 from sata_ros.data.bag import TOPICS as BAG_TOPICS
 from sata_ros.data.msgdefs import make_typestore
 from sata_ros.data.sequence import DataError
+from sata_ros.ros.outputs import ns_to_time
 from sata_ros.ros.params import TOPICS as NODE_TOPICS
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
@@ -167,7 +168,7 @@ class BagPlayer:
         if stamp_ns > self.clock_ns:
             self.clock_ns = stamp_ns
             msg = Clock()
-            msg.clock.sec, msg.clock.nanosec = divmod(stamp_ns, 1_000_000_000)
+            msg.clock = ns_to_time(stamp_ns)
             self._clock.publish(msg)
 
     def publish(self, msg: BagMessage) -> None:

@@ -50,6 +50,7 @@ from sata_ros.eval.replay import (check_tasks, load_bag, Outcome, Pass, plan_pas
 from sata_ros.eval.synthetic_benchmark import frame_tracks, Prediction, prompted_run
 from sata_ros.ros.bag_player import BagPlayer, FrameBatch, read_inputs, schedule
 from sata_ros.ros.output_recorder import FrameOutput, OutputRecorder
+from sata_ros.ros.outputs import ns_to_time
 from sata_ros.ros.params import MODALITIES, TOPICS
 from sata_ros.ros.remote_node import RemoteError, RemoteTracker
 from sata_ros.srv import AddTarget
@@ -357,10 +358,9 @@ def _latencies(log: _PassLog) -> list[float]:
 
 def _request(frame: Frame, tid: int) -> AddTarget.Request:
     """Return the AddTarget request of ground-truth object `tid`'s box on `frame` (its stamp)."""
-    obj = next(o for o in frame.objects if o.target_id == tid)
-    x, y, w, h = obj.box
+    x, y, w, h = frame.find(tid).box
     req = AddTarget.Request()
-    req.header.stamp.sec, req.header.stamp.nanosec = divmod(frame.stamp_ns, 1_000_000_000)
+    req.header.stamp = ns_to_time(frame.stamp_ns)
     req.prompt_type = AddTarget.Request.PROMPT_BOX
     req.box.center.position.x, req.box.center.position.y = x + w / 2.0, y + h / 2.0
     req.box.size_x, req.box.size_y = float(w), float(h)

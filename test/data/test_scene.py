@@ -64,6 +64,8 @@ def test_frame_instance_mask_matches_visible_masks():
     labels = frame.instance_mask()
     for obj in frame.objects:
         assert np.array_equal(labels == obj.target_id, obj.mask)
+        assert frame.find(obj.target_id) is obj
+    assert frame.find(max(o.target_id for o in frame.objects) + 1) is None
 
 
 def test_hard_cases_happen_occlusion_exit_reentry_scale_distractor():
