@@ -28,6 +28,12 @@ for _name in ('rgb', 'rgb_info', 'depth', 'thermal', 'events'):
     PARAMS[f'{_name}.qos_reliability'] = 'reliable'
 
 
+def restamped(msg: Image, stamp: int) -> Image:
+    """Return `msg` with its header stamped `stamp` (integer nanoseconds)."""
+    msg.header.stamp.sec, msg.header.stamp.nanosec = stamp // 10**9, stamp % 10**9
+    return msg
+
+
 class Rig:
     """The node under test and a participant that feeds it and listens to it."""
 
@@ -76,8 +82,13 @@ class Rig:
             'the node did not subscribe'
         assert all(c.wait_for_service(timeout_sec=10.0) for c in self.clients.values())
 
-    def send(self, with_=('info', 'depth', 'thermal', 'events'), rgb: Image = None) -> int:
-        """Publish one frame (partners first, RGB once they arrived); return its stamp."""
+    def send(self, with_=('info', 'depth', 'thermal', 'events'), rgb: Image = None,
+             depth: Image = None) -> int:
+        """
+        Publish one frame (partners first, RGB once they arrived); return its stamp.
+
+        `rgb` and `depth` replace the default images (restamped with the frame's stamp).
+        """
         stamp = time.time_ns()
         self.index += 1
         node = self.runner.node
@@ -85,7 +96,7 @@ class Rig:
         if 'info' in with_:
             self.pubs['info'].publish(camera_info_msg(stamp))
         if 'depth' in with_:
-            self.pubs['depth'].publish(depth_msg(stamp))
+            self.pubs['depth'].publish(restamped(depth, stamp) if depth else depth_msg(stamp))
         if 'thermal' in with_:
             self.pubs['thermal'].publish(thermal_msg(stamp))
         if 'events' in with_:
@@ -95,9 +106,7 @@ class Rig:
         partners = [k for k in ('depth', 'thermal', 'events') if k in with_]
         assert wait_for(lambda: all(node.snapshot()['sync'][k]['received'] > before[k]
                                     for k in partners)), 'partners did not arrive'
-        msg = rgb or rgb_msg(self.index % 40, stamp)
-        msg.header.stamp.sec, msg.header.stamp.nanosec = stamp // 10**9, stamp % 10**9
-        self.pubs['rgb'].publish(msg)
+        self.pubs['rgb'].publish(restamped(rgb, stamp) if rgb else rgb_msg(self.index % 40, stamp))
         return stamp
 
     def output(self, key: str, stamp: int, timeout: float = 30.0):
@@ -294,20 +303,15 @@ def test_bad_inputs_are_counted_and_the_node_keeps_tracking(rig):
     assert wait_for(lambda: node.snapshot()['conversion'].get('rgb', {}).get('count', 0) >= 1)
     assert 'yuv422' in node.snapshot()['conversion']['rgb']['last']
     # Depth of another size than RGB: dropped from the frame, counted, the frame is tracked.
-    stamp = time.time_ns()
-    rig.pubs['depth'].publish(image_msg(np.full((48, 64), 1000, np.uint16), '16UC1', stamp))
-    rig.pubs['thermal'].publish(thermal_msg(stamp))
-    rig.pubs['rgb'].publish(rgb_msg(3, stamp))
-    rig.output('detections', stamp)
+    # (send waits for the partners to arrive before RGB, so the set is matched, not raced.)
+    small = image_msg(np.full((48, 64), 1000, np.uint16), '16UC1', 0)
+    rig.output('detections', rig.send(with_=('depth', 'thermal'), depth=small))
     depth_errors = node.snapshot()['conversion']['depth']
     assert depth_errors['count'] >= 1 and 'registered to rgb' in depth_errors['last']
     # NaN depth (32FC1, no returns): tracked, no 3D detection without valid depth.
     assert rig.add_box(node_helpers.RED_BOX).success
-    stamp = time.time_ns()
-    rig.pubs['info'].publish(camera_info_msg(stamp))
-    rig.pubs['depth'].publish(image_msg(np.full((HEIGHT, WIDTH), np.nan, np.float32), '32FC1',
-                                        stamp))
-    rig.pubs['rgb'].publish(rgb_msg(4, stamp))
+    no_returns = image_msg(np.full((HEIGHT, WIDTH), np.nan, np.float32), '32FC1', 0)
+    stamp = rig.send(with_=('info', 'depth'), depth=no_returns)
     assert len(rig.output('detections', stamp).detections) == 1
     assert rig.output('detections_3d', stamp).detections == []
     assert node.lifecycle_state == 'active'

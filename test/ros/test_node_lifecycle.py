@@ -52,11 +52,22 @@ def _activate_and_wire(runner, side, rgb_qos):
     return node, got, side.create_publisher(Image, 'rgb/image', rgb_qos)
 
 
-def _call(participant, client, request):
+def _call(participant, client, request, resend: bool = False):
+    """
+    Return the reply to `request`, waiting up to 60 s.
+
+    With `resend`, a request with no reply in 10 s is sent again (at most 6 times). Only for
+    requests that change nothing: rmw_fastrtps can drop the first response of a new client
+    whose response reader has not matched yet (ros2/rmw_fastrtps#467), and waiting longer
+    does not bring it back.
+    """
     assert client.wait_for_service(timeout_sec=10.0)
-    future = client.call_async(request)
-    assert wait_for(future.done, 60.0)
-    return future.result()
+    for _ in range(6 if resend else 1):
+        future = client.call_async(request)
+        if wait_for(future.done, 10.0 if resend else 60.0):
+            return future.result()
+        client.remove_pending_request(future)
+    raise AssertionError(f'no reply from {client.service_name}')
 
 
 def test_lifecycle_transitions_over_the_lifecycle_services(runners, participants):
@@ -96,10 +107,11 @@ def test_services_answer_cleanly_while_not_active(runners, participants):
     assert runner.node.trigger_configure() == TransitionCallbackReturn.SUCCESS
     side = participants[0].node
     add = side.create_client(srv.AddTarget, 'sata_tracker_idle/add_target')
-    reply = _call(side, add, srv.AddTarget.Request(prompt_type=0))
+    # Both requests are refused, so they change nothing and may be resent.
+    reply = _call(side, add, srv.AddTarget.Request(prompt_type=0), resend=True)
     assert not reply.success and 'not active' in reply.message
     runner.node.trigger_activate()
-    reply = _call(side, add, srv.AddTarget.Request(prompt_type=0))
+    reply = _call(side, add, srv.AddTarget.Request(prompt_type=0), resend=True)
     assert not reply.success and 'no frame has been tracked yet' in reply.message
 
 
