@@ -113,6 +113,9 @@ _TRACKER_DOC = {
                    'frames', 1, 1_000_000, ()),
     'mask_threshold': ('Mask logit above which a pixel belongs to a target', 'logit', -50.0,
                        50.0, ()),
+    'prompt_motion': ('Largest move per frame of a carried mask prompt (dense-prompt models: '
+                      'the last mask moved by the last displacement); 0 = unmoved',
+                      'fraction of image side', 0.0, 1.0, ()),
     'memory_dtype': ('Storage precision of target memories', '', None, None, MEMORY_DTYPES),
     'aux_priority': ('Auxiliary modality fed to the model when a frame has several, first '
                      'present wins', '', None, None, AUX_MODALITIES),

@@ -33,6 +33,10 @@ class TrackerConfig:
         drop_after: consecutive frames without the target after which it is dropped and its
             memory freed (the lost TTL); its id is never reused.
         mask_threshold: mask logit above which a pixel belongs to a target.
+        prompt_motion: models with dense prompts carry each target's mask to its next frame
+            as the prompt, moved by the target's last displacement (tracking/prompt_motion.py);
+            this caps that move per frame and axis, as a fraction of the model's input side
+            (0.1 = 6 cells of sata_nano's 64 x 64 prompt grid); 0 carries the mask unmoved.
         memory_dtype: storage precision of memory features ('bfloat16' halves memory).
         aux_priority: which auxiliary modality feeds the second stream when a frame carries
             several (the model takes RGB plus one).
@@ -60,6 +64,7 @@ class TrackerConfig:
     lost_after: int = 30
     drop_after: int = 300
     mask_threshold: float = 0.0
+    prompt_motion: float = 0.1
     memory_dtype: str = 'float32'
     aux_priority: tuple[str, ...] = AUX_MODALITIES
     detection_score: float = 0.4
@@ -91,7 +96,8 @@ class TrackerConfig:
         if self.drop_after < self.lost_after:
             raise ValueError(f'drop_after ({self.drop_after}) must be >= lost_after '
                              f'({self.lost_after})')
-        for name in ('detection_score', 'detection_nms_iou', 'prompted_overlap'):
+        for name in ('detection_score', 'detection_nms_iou', 'prompted_overlap',
+                     'prompt_motion'):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f'{name} must be in [0, 1], got {getattr(self, name)}')
         if self.affinity_temperature <= 0:
@@ -111,7 +117,21 @@ class TrackerConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f'unknown tracker settings {unknown}; known: {sorted(known)}')
-        values = dict(values)
-        if 'aux_priority' in values:
-            values['aux_priority'] = tuple(values['aux_priority'])
-        return TrackerConfig(**values)
+        typed = {}
+        for f in fields(TrackerConfig):
+            if f.name in values:
+                typed[f.name] = _typed(f.name, values[f.name], f.default)
+        return TrackerConfig(**typed)
+
+
+def _typed(name: str, value: Any, default: Any) -> Any:
+    """Return `value` as the type of the setting's default (an int is a float's value)."""
+    kind = type(default)
+    if kind is tuple and isinstance(value, (list, tuple)):
+        return tuple(value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(value) is not kind:
+        expected = {tuple: 'a list', float: 'a number', int: 'an integer', str: 'a string'}
+        raise ValueError(f'{name} must be {expected.get(kind, kind.__name__)}, got {value!r}')
+    return value

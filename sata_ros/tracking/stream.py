@@ -29,6 +29,7 @@ from sata_ros.model.matching import affinity, associate
 from sata_ros.model.roi_align import roi_align
 from sata_ros.model.sam_steps import FrameFeatures, MemoryEntry
 from sata_ros.model.tracklets import TrackletBank
+from sata_ros.tracking import prompt_motion
 from sata_ros.tracking.config import TrackerConfig
 from sata_ros.tracking.memory import TargetMemory
 from sata_ros.tracking.preprocess import frame_size, prepare_frame
@@ -72,9 +73,11 @@ class _Target:
     label: str
     memory: TargetMemory
     misses: int = 0
-    # (1, S/4, S/4) float32 mask of the last tracked frame: the dense prompt of the next one;
-    # None for models without dense_prompts.
+    # (1, S/4, S/4) float32 mask of the last tracked frame: the dense prompt of the next one
+    # (moved by prompt_motion); None for models without dense_prompts.
     last_mask: Optional[torch.Tensor] = None
+    # The same one tracked frame earlier (its motion); None right after a prompt.
+    mask_before: Optional[torch.Tensor] = None
 
 
 @dataclass
@@ -234,6 +237,7 @@ class Stream:
             target.label = label
             if dense:
                 target.last_mask = sam_steps.mask_prompt_from_logits(out.low)[0]
+                target.mask_before = None  # the prompt, not motion, made this mask
             for later in [h for h in self._history if h.index > held.index]:
                 decoded = self._step_targets(later, [target])[0]
         self._targets[target.target_id] = target
@@ -413,12 +417,15 @@ class Stream:
         dense = self._tracker.model.config.dense_prompts
         for (_, num_ptr), rows in groups.items():
             pix = sam_steps.condition(sam, held.features, [tokens[r] for r in rows], num_ptr)
-            previous = (torch.stack([targets[r].last_mask for r in rows]) if dense else None)
+            previous = (torch.stack([self._carried(targets[r]) for r in rows]) if dense
+                        else None)
             out = sam_steps.decode(sam, pix, held.features, mask_inputs=previous)
             for row, dec in zip(rows, _rows(out)):
                 decoded[row] = dec
                 if dense:
-                    targets[row].last_mask = sam_steps.mask_prompt_from_logits(dec.low)
+                    target = targets[row]
+                    target.mask_before = target.last_mask
+                    target.last_mask = sam_steps.mask_prompt_from_logits(dec.low)
         high = torch.stack([d.high for d in decoded])
         scores = torch.stack([d.object_score for d in decoded])
         feats, self._maskmem_pos = sam_steps.encode_memory(sam, held.features, high, scores,
@@ -426,6 +433,11 @@ class Stream:
         for row, target in enumerate(targets):
             target.memory.add_recent(held.index, MemoryEntry(feats[row], decoded[row].obj_ptr))
         return decoded
+
+    def _carried(self, target: _Target) -> torch.Tensor:
+        """Return the (1, S/4, S/4) mask prompt `target` carries to its next frame."""
+        cells = round(self.config.prompt_motion * target.last_mask.shape[-1])
+        return prompt_motion.moved_prompt(target.mask_before, target.last_mask, cells)
 
     # ------------------------------------------------------------------ detected instances
 

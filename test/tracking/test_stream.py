@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+from sata_ros.model import sam_steps
 from sata_ros.tracking.prompts import Prompt
+import torch
 from tracking_helpers import (GREEN_BOX, make_tracker, RED_BOX, same_instances, set_presence,
                               square_frame)
 
@@ -212,3 +214,31 @@ def test_timing_is_reported(tracker):
     result = stream.track(square_frame(0))
     assert set(result.timing_ms) == {'preprocess', 'encode', 'prompted', 'detected', 'total'}
     assert result.timing_ms['total'] >= result.timing_ms['encode'] > 0
+
+
+@pytest.mark.parametrize('motion, expected', [(0.1, (14, 16)), (0.0, (12, 13))])
+def test_dense_prompts_move_the_carried_mask_with_the_target(monkeypatch, motion, expected):
+    tracker = make_tracker(dense_prompts=True, prompt_motion=motion)
+    stream = tracker.open_stream()
+    run(stream, range(2), {0: lambda s: s.add_target(Prompt.from_box(RED_BOX))})
+    target = stream._targets[1]
+    grid = target.last_mask.shape[-1]
+    square = {}
+    for name, (row, col) in {'before': (10, 10), 'last': (12, 13), 'want': expected}.items():
+        square[name] = torch.zeros(1, grid, grid)
+        square[name][0, row:row + 5, col:col + 5] = 1.0
+    # The target moved by (+2, +3) cells between its last two frames.
+    target.mask_before, target.last_mask = square['before'], square['last']
+    seen = []
+    real_decode = sam_steps.decode
+
+    def decode(*args, **kwargs):
+        seen.append(kwargs['mask_inputs'].clone())
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(sam_steps, 'decode', decode)
+    stream.track(square_frame(2))
+    assert torch.equal(seen[0][0], square['want'])
+    # The new frame's own mask is carried next, the one before becomes its motion's start.
+    assert torch.equal(target.mask_before, square['last'])
+    assert not torch.equal(target.last_mask, square['last'])

@@ -59,3 +59,24 @@ def test_config_errors_name_the_setting():
     with pytest.raises(ValueError, match='unknown tracker settings'):
         TrackerConfig.from_dict({'max_target': 3})
     assert TrackerConfig.from_dict({'aux_priority': ['depth']}).aux_priority == ('depth',)
+    with pytest.raises(ValueError, match='prompt_motion must be in'):
+        TrackerConfig(prompt_motion=1.5)
+
+
+@pytest.mark.parametrize('values, says', [
+    ({'prompt_motion': 'fast'}, "prompt_motion must be a number, got 'fast'"),
+    ({'max_targets': 2.5}, 'max_targets must be an integer, got 2.5'),
+    ({'max_targets': True}, 'max_targets must be an integer, got True'),
+    ({'mode': 3}, 'mode must be a string, got 3'),
+    ({'aux_priority': 'depth'}, "aux_priority must be a list, got 'depth'"),
+])
+def test_plain_values_of_the_wrong_type_are_refused_naming_the_setting(values, says):
+    with pytest.raises(ValueError) as exc:
+        TrackerConfig.from_dict(values)
+    assert str(exc.value) == says
+
+
+def test_an_integer_is_a_float_settings_value():
+    config = TrackerConfig.from_dict({'prompt_motion': 0, 'mask_threshold': -1})
+    assert config.prompt_motion == 0.0 and isinstance(config.prompt_motion, float)
+    assert config.mask_threshold == -1.0
