@@ -386,9 +386,15 @@ def evaluate(system: str, settings: BenchmarkSettings, conditions: Iterable[Cond
     return table
 
 
-def tracker_config() -> TrackerConfig:
-    """Return the tracker settings of the benchmark: the package defaults."""
-    return TrackerConfig()
+def tracker_config(changes: Optional[dict] = None) -> TrackerConfig:
+    """
+    Return the tracker settings of the benchmark: the package defaults, with `changes`.
+
+    Raises:
+        ValueError: a setting is unknown or out of its range (the message names it).
+
+    """
+    return TrackerConfig.from_dict(changes or {})
 
 
 __all__ = ['BenchmarkSettings', 'CONDITIONS', 'Condition', 'DARK_EXPOSURE', 'INIT_MIN_PIXELS',
