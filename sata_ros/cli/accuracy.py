@@ -97,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
         print(f'sata accuracy: error: unknown systems {unknown}; choose from trained, '
               'untrained, baseline', file=sys.stderr)
         return 1
+    changes = dict(args.tracker)
     try:
-        tracker_config = bench.tracker_config(dict(args.tracker))
+        tracker_config = bench.tracker_config(changes)
     except (TypeError, ValueError) as exc:
         print(f'sata accuracy: error: --tracker: {exc}', file=sys.stderr)
         return 1
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {'settings': vars(settings) | {'seeds': list(settings.seeds)},
                               'dark_exposure': bench.DARK_EXPOSURE,
                               'conditions': [c.name for c in bench.CONDITIONS],
-                              'tracker': dict(args.tracker), 'systems': {}}
+                              'tracker': changes, 'systems': {}}
     try:
         path = resolve_checkpoint(args.checkpoint, args.variant)
         report['checkpoint'] = str(path)

@@ -30,6 +30,7 @@ from sata_ros.model.instance_embedding import crop_masks
 from sata_ros.model.roi_align import roi_align
 from sata_ros.model.sam_steps import FrameFeatures, MemoryEntry, TargetMemoryView
 from sata_ros.model.sata import SataModel
+from sata_ros.tracking.prompt_motion import shift
 from sata_ros.train.clips import ClipTensors
 from sata_ros.train.config import LossSection
 from sata_ros.train.detection_targets import detection_loss
@@ -340,11 +341,9 @@ def jitter_prompt(prompt: Tensor, cells: int = JITTER_CELLS) -> Tensor:
         (B, 1, h, w) float in {0, 1}.
 
     """
-    height, width = prompt.shape[-2:]
-    padded = nn.functional.pad(prompt, (cells, cells, cells, cells))
-    shifts = torch.randint(0, 2 * cells + 1, (len(prompt), 2), device=prompt.device)
-    moved = torch.stack([padded[b, :, dy:dy + height, dx:dx + width]
-                         for b, (dy, dx) in enumerate(shifts.tolist())])
+    draws = torch.randint(0, 2 * cells + 1, (len(prompt), 2), device=prompt.device)
+    moved = torch.stack([shift(mask, cells - dy, cells - dx)
+                         for mask, (dy, dx) in zip(prompt, draws.tolist())])
     grow = nn.functional.max_pool2d(moved, 3, stride=1, padding=1)
     shrink = -nn.functional.max_pool2d(-moved, 3, stride=1, padding=1)
     choice = torch.randint(0, 3, (len(prompt), 1, 1, 1), device=prompt.device)
