@@ -120,18 +120,29 @@ class TrackerConfig:
         typed = {}
         for f in fields(TrackerConfig):
             if f.name in values:
-                typed[f.name] = _typed(f.name, values[f.name], f.default)
+                typed[f.name] = typed_setting(f.name, values[f.name], f.default)
         return TrackerConfig(**typed)
 
 
-def _typed(name: str, value: Any, default: Any) -> Any:
-    """Return `value` as the type of the setting's default (an int is a float's value)."""
+def typed_setting(name: str, value: Any, default: Any) -> Any:
+    """
+    Return a plain (YAML, ROS parameter) `value` as the type of the setting's `default`.
+
+    An int is accepted for a float and a list for a tuple; a None default takes None or a
+    string (an optional path). Anything else of the wrong type raises ValueError naming the
+    setting, what was expected and what came.
+    """
+    if default is None:
+        if value is None or isinstance(value, str):
+            return value
+        raise ValueError(f'{name} must be a string or null, got {value!r}')
     kind = type(default)
     if kind is tuple and isinstance(value, (list, tuple)):
         return tuple(value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if type(value) is not kind:
-        expected = {tuple: 'a list', float: 'a number', int: 'an integer', str: 'a string'}
+        expected = {tuple: 'a list', float: 'a number', int: 'an integer', str: 'a string',
+                    bool: 'true or false', dict: 'a mapping'}
         raise ValueError(f'{name} must be {expected.get(kind, kind.__name__)}, got {value!r}')
     return value

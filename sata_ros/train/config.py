@@ -11,10 +11,11 @@ an error naming the section, so a typo never silently trains the wrong thing:
     run:    steps, seed, output folder, logging, validation and checkpoint periods
 """
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, MISSING, replace
 import pathlib
 from typing import Any, Optional, Union
 
+from sata_ros.tracking.config import typed_setting
 import yaml
 
 STAGES = ('detection', 'mixture', 'heads', 'full')
@@ -213,9 +214,6 @@ class RunSection:
 
 _SECTIONS = {'model': ModelSection, 'data': DataSection, 'optim': OptimSection,
              'loss': LossSection, 'run': RunSection}
-# Fields given as 2-lists in YAML and kept as tuples.
-_PAIRS = {'train_seeds', 'val_seeds', 'num_objects', 'num_distractors', 'dark_exposure',
-          'betas'}
 
 
 @dataclass(frozen=True)
@@ -254,14 +252,18 @@ class TrainConfig:
         parts = {}
         for name, cls in _SECTIONS.items():
             section = values.get(name) or {}
+            if not isinstance(section, dict):
+                raise ValueError(f'section {name!r} must be a mapping of keys to values, got '
+                                 f'{section!r}')
             known = {f.name for f in fields(cls)}
             bad = sorted(set(section) - known)
             if bad:
                 raise ValueError(f'unknown keys {bad} in section {name!r}; known: '
                                  f'{sorted(known)}')
-            section = {k: tuple(v) if k in _PAIRS and v is not None else v
-                       for k, v in section.items()}
-            parts[name] = cls(**section)
+            defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()
+                        for f in fields(cls)}
+            parts[name] = cls(**{k: typed_setting(f'{name}.{k}', v, defaults[k])
+                                 for k, v in section.items()})
         return TrainConfig(**parts)
 
     def with_run(self, **changes: Any) -> 'TrainConfig':

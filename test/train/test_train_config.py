@@ -49,6 +49,29 @@ def test_bad_values_are_named(values, message):
         TrainConfig.from_dict(values)
 
 
+@pytest.mark.parametrize('values, message', [
+    ({'optim': {'lr': '1e-3'}}, r"optim.lr must be a number, got '1e-3'"),
+    ({'run': {'steps': 100.5}}, 'run.steps must be an integer, got 100.5'),
+    ({'run': {'export_half': 'yes'}}, "run.export_half must be true or false, got 'yes'"),
+    ({'data': {'train_seeds': 1000}}, 'data.train_seeds must be a list, got 1000'),
+    ({'model': {'init_checkpoint': 3}}, 'model.init_checkpoint must be a string or null'),
+    ({'model': {'overrides': ['dense_prompts']}}, 'model.overrides must be a mapping'),
+    ({'loss': [1, 2]}, "section 'loss' must be a mapping"),
+])
+def test_values_of_the_wrong_type_are_named(values, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict(values)
+
+
+def test_yaml_numbers_become_the_settings_types():
+    cfg = TrainConfig.from_dict({'optim': {'lr': 1, 'betas': [0.9, 0.99]},
+                                 'model': {'init_checkpoint': None},
+                                 'data': {'train_seeds': [10, 20]}})
+    assert cfg.optim.lr == 1.0 and isinstance(cfg.optim.lr, float)
+    assert cfg.optim.betas == (0.9, 0.99) and cfg.data.train_seeds == (10, 20)
+    assert cfg.model.init_checkpoint is None
+
+
 def test_load_names_the_file(tmp_path):
     bad = tmp_path / 'bad.yaml'
     bad.write_text('optim: {warmup: 3}\n')
