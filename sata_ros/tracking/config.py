@@ -5,7 +5,7 @@ Every bound the engine keeps is here, with its unit; the node exposes the same n
 parameters and `config/tracker.yaml` documents them.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, MISSING
 from typing import Any
 
 MODES = ('prompted', 'detected', 'both')
@@ -117,11 +117,19 @@ class TrackerConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f'unknown tracker settings {unknown}; known: {sorted(known)}')
-        typed = {}
-        for f in fields(TrackerConfig):
-            if f.name in values:
-                typed[f.name] = typed_setting(f.name, values[f.name], f.default)
-        return TrackerConfig(**typed)
+        return TrackerConfig(**typed_settings(TrackerConfig, values))
+
+
+def typed_settings(cls: type, values: dict[str, Any], prefix: str = '') -> dict[str, Any]:
+    """
+    Return `values` (keys: fields of the dataclass `cls`) as their fields' types.
+
+    Each value goes through `typed_setting` against its field's default; errors name the
+    setting as `prefix` + field name.
+    """
+    defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()
+                for f in fields(cls)}
+    return {k: typed_setting(prefix + k, v, defaults[k]) for k, v in values.items()}
 
 
 def typed_setting(name: str, value: Any, default: Any) -> Any:

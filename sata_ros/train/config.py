@@ -11,11 +11,11 @@ an error naming the section, so a typo never silently trains the wrong thing:
     run:    steps, seed, output folder, logging, validation and checkpoint periods
 """
 
-from dataclasses import asdict, dataclass, field, fields, MISSING, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 import pathlib
 from typing import Any, Optional, Union
 
-from sata_ros.tracking.config import typed_setting
+from sata_ros.tracking.config import typed_settings
 import yaml
 
 STAGES = ('detection', 'mixture', 'heads', 'full')
@@ -260,10 +260,7 @@ class TrainConfig:
             if bad:
                 raise ValueError(f'unknown keys {bad} in section {name!r}; known: '
                                  f'{sorted(known)}')
-            defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()
-                        for f in fields(cls)}
-            parts[name] = cls(**{k: typed_setting(f'{name}.{k}', v, defaults[k])
-                                 for k, v in section.items()})
+            parts[name] = cls(**typed_settings(cls, section, f'{name}.'))
         return TrainConfig(**parts)
 
     def with_run(self, **changes: Any) -> 'TrainConfig':
