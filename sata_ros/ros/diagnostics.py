@@ -80,8 +80,9 @@ def build_statuses(prefix: str, snapshot: dict) -> list:
         prefix: status name prefix (the node's fully qualified name).
         snapshot: {'sync': Synchronizer.stats(), 'slot': LatestSlot.stats(), 'worker':
             Worker.stats(), 'pipeline': TrackingPipeline.stats(), 'conversion': {input:
-            {'count', 'last'}}, 'device': str, 'memory': dict, 'state': str}; the first four
-            may be missing while the node is not active.
+            {'count', 'last'}}, 'device': str, 'memory': dict, 'state': str, 'warmup_s':
+            the last activation's warm-up in seconds or None}; the first four may be missing
+            while the node is not active.
 
     """
     out = []
@@ -104,7 +105,8 @@ def build_statuses(prefix: str, snapshot: dict) -> list:
             message=f'{counts["emitted"]} sets, {counts["dropped"]} rgb frames dropped',
             values=_kv(counts)))
     pipeline = snapshot.get('pipeline')
-    values = {'state': snapshot.get('state', 'unknown'), 'device': snapshot.get('device', '')}
+    values = {'state': snapshot.get('state', 'unknown'), 'device': snapshot.get('device', ''),
+              'warmup_s': snapshot.get('warmup_s')}
     level, message = OK, f'node {values["state"]}'
     if pipeline is not None:
         slot, worker = snapshot.get('slot', {}), snapshot.get('worker', {})

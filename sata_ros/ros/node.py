@@ -2,9 +2,10 @@
 The SATA tracker as an rclpy lifecycle node.
 
 Lifecycle: `configure` validates the parameters and loads the model (a bad value fails the
-transition with a message naming the parameter); `activate` opens a tracking stream, starts
-the worker thread and subscribes; `deactivate` unsubscribes, stops the worker, forgets the
-targets and releases the model's device memory; `cleanup` drops the model, publishers and
+transition with a message naming the parameter); `activate` tracks a few blank frames
+(`warmup`: the model's first calls are slow), opens a tracking stream, starts the worker
+thread and subscribes; `deactivate` unsubscribes, stops the worker, forgets the targets and
+releases the model's device memory; `cleanup` drops the model, publishers and
 services. With `autostart` the node configures and activates itself after start-up.
 
 Inputs (relative names, remappable): rgb/image, rgb/camera_info, and per enabled modality
@@ -37,6 +38,7 @@ from sata_ros.ros.services import TargetServices
 from sata_ros.ros.sync import LatestSlot, Synchronizer
 from sata_ros.ros.worker import Worker
 from sata_ros.tracking.tracker import Tracker
+from sata_ros.tracking.warmup import warm_up
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from vision_msgs.msg import Detection2DArray, Detection3DArray, LabelInfo
 
@@ -89,7 +91,8 @@ class TrackerNode(LifecycleNode):
         self._own_timers: list = []
         self._ats = None  # message_filters ApproximateTimeSynchronizer (strict policy)
         self.qos_warnings: list = []  # incompatible-QoS warnings, newest last
-        self.last_error = ''  # why the last configure failed
+        self.last_error = ''  # why the last configure or activate failed
+        self.warmup_s: Optional[float] = None  # the last activation's warm-up, seconds
         # One for the node's life: it reports every state, not only active.
         self.diagnostics = Diagnostics(self, self.get_parameter('diagnostics.period').value,
                                        self.snapshot, self._timer_group)
@@ -169,6 +172,16 @@ class TrackerNode(LifecycleNode):
         """Open a stream, start the worker, subscribe."""
         settings = self._settings
         self._tracker.model.to(settings.runtime.torch_device)  # back after a deactivate
+        if settings.warmup:
+            self.get_logger().info('warming up: blank frames through every model part (the '
+                                   'first call is slow; with compile_trunk it compiles)')
+            try:
+                self.warmup_s = warm_up(self._tracker, modalities=settings.enabled)
+            except Exception as exc:  # noqa: B902 - e.g. device out of memory: stay inactive
+                self._tracker.release()
+                return self._fail(f'activate failed: the warm-up frames failed (parameter '
+                                  f'warmup: false skips them): {type(exc).__name__}: {exc}')
+            self.get_logger().info(f'warm-up done in {self.warmup_s:.2f} s')
         stream = self._tracker.open_stream('camera', settings.tracker)
         sync = Synchronizer(
             settings.policies, settings.event_window_ns, self._now_ns, settings.max_wait_ns,
@@ -327,7 +340,7 @@ class TrackerNode(LifecycleNode):
         conversion = inputs.errors() if inputs is not None else {}
         device = self._settings.runtime.device if self._settings else ''
         out = {'state': self._state, 'device': device, 'conversion': conversion,
-               'memory': device_memory(device) if device else {}}
+               'memory': device_memory(device) if device else {}, 'warmup_s': self.warmup_s}
         if inputs is not None and worker is not None and pipeline is not None:
             out.update(sync=inputs.sync.stats(), slot=inputs.slot.stats(),
                        worker=worker.stats(), pipeline=pipeline.stats())

@@ -205,6 +205,9 @@ SPECS: tuple[Spec, ...] = (
     Spec('compile_trunk', False, 'torch.compile the image encoder trunk (GPU).',
          read_only=True),
     Spec('autostart', False, 'Configure and activate right after start-up.', read_only=True),
+    Spec('warmup', True, 'Track a few blank frames when activating, so that the first camera '
+         "frame does not pay the model's first-call cost (with compile_trunk: the "
+         'compilation).'),
     *_tracker_specs(),
     *_input_specs(),
     Spec('sync.policy', 'rgb_anchored', 'rgb_anchored: optional partners within their '
@@ -260,6 +263,7 @@ class NodeSettings:
     service_timeout: float
     diagnostics_period: float
     autostart: bool
+    warmup: bool
 
 
 def declare_all(node: Node) -> dict:
@@ -340,7 +344,8 @@ def read_settings(values: dict) -> NodeSettings:
         future_tolerance_ns=_ns(values['sync.future_tolerance']),
         queue_size=values['worker.queue_size'], strict=strict,
         service_timeout=values['service_timeout'],
-        diagnostics_period=values['diagnostics.period'], autostart=values['autostart'])
+        diagnostics_period=values['diagnostics.period'], autostart=values['autostart'],
+        warmup=values['warmup'])
 
 
 def _tracker_config(values: dict) -> TrackerConfig:

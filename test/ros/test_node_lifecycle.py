@@ -162,6 +162,32 @@ def test_runtime_parameter_changes_are_validated(runners):
     assert runner.node.trigger_configure() == TransitionCallbackReturn.SUCCESS
 
 
+def test_activate_warms_the_model_up_unless_told_not_to(runners):
+    ok = TransitionCallbackReturn.SUCCESS
+    warm = runners('sata_tracker_warm', {'depth.enabled': True}).node
+    cold = runners('sata_tracker_cold', {'warmup': False}).node
+    for node in (warm, cold):
+        assert node.trigger_configure() == ok and node.trigger_activate() == ok
+    assert warm.warmup_s > 0 and warm.snapshot()['warmup_s'] == warm.warmup_s
+    assert cold.warmup_s is None and cold.snapshot()['warmup_s'] is None
+
+
+def test_a_failed_warm_up_fails_activate_and_says_how_to_skip_it(runners, monkeypatch):
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError('CUDA out of memory')
+
+    monkeypatch.setattr('sata_ros.ros.node.warm_up', out_of_memory)
+    node = runners('sata_tracker_warm_fail').node
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_activate() == TransitionCallbackReturn.FAILURE
+    assert node.lifecycle_state == 'inactive'
+    assert 'warmup: false' in node.last_error and 'CUDA out of memory' in node.last_error
+    assert node.set_parameters([Parameter('warmup', value=False)])[0].successful
+    assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+
 def test_incompatible_qos_warns_how_to_fix_it(runners, participants):
     runner = runners('sata_tracker_qos', {'rgb.qos_reliability': 'reliable'})
     node = runner.node
