@@ -28,6 +28,8 @@ sata() { python -m sata_ros.cli.main "$@"; }
 
 start=$(date +%s)
 mkdir -p "$OUT"
+# The demo owns its bag: a second run replaces it (sata synth refuses to overwrite a file).
+rm -f "$OUT/scene.mcap"
 echo "[demo] synthesizing a 4-modality scene bag: $OUT/scene.mcap"
 sata synth --seed "${DEMO_SEED:-2026}" --frames "${DEMO_FRAMES:-60}" --size 256x192 \
     --objects 3 --distractors 1 --out "$OUT/scene.mcap" >/dev/null
