@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     changes = dict(args.tracker)
     try:
         tracker_config = bench.tracker_config(changes)
-    except (TypeError, ValueError) as exc:
+    except ValueError as exc:  # TrackerConfig.from_dict names the setting and type
         print(f'sata accuracy: error: --tracker: {exc}', file=sys.stderr)
         return 1
     given = {'seeds': args.seeds, 'num_frames': args.frames}

@@ -101,10 +101,12 @@ def load_checkpoint_into(model: torch.nn.Module, path: PathLike, *,
 
 
 def load_checkpoint(path: PathLike, device: Union[str, torch.device] = 'cpu') -> torch.nn.Module:
-    """Rebuild the model stored in a sata_ros checkpoint, in eval mode."""
+    """Rebuild the model stored in a sata_ros checkpoint, in eval mode (reads the file once)."""
     from sata_ros.model.sata import build_sata
-    config, _ = read_checkpoint(path)
-    return build_sata(config, checkpoint=path, device=device)
+    contents = read_checkpoint(path)
+    model = build_sata(contents[0])
+    load_checkpoint_into(model, path, contents=contents)
+    return model.to(device)
 
 
 @dataclass
