@@ -169,7 +169,7 @@ class TrackerNode(LifecycleNode):
         return FAILURE
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Open a stream, start the worker, subscribe."""
+        """Warm the model up (parameter warmup), open a stream, start the worker, subscribe."""
         settings = self._settings
         self._tracker.model.to(settings.runtime.torch_device)  # back after a deactivate
         if settings.warmup:
