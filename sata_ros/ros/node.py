@@ -172,6 +172,7 @@ class TrackerNode(LifecycleNode):
         """Warm the model up (parameter warmup), open a stream, start the worker, subscribe."""
         settings = self._settings
         self._tracker.model.to(settings.runtime.torch_device)  # back after a deactivate
+        self.warmup_s = None  # not an earlier activation's figure
         if settings.warmup:
             self.get_logger().info('warming up: blank frames through every model part (the '
                                    'first call is slow; with compile_trunk it compiles)')

@@ -170,6 +170,11 @@ def test_activate_warms_the_model_up_unless_told_not_to(runners):
         assert node.trigger_configure() == ok and node.trigger_activate() == ok
     assert warm.warmup_s > 0 and warm.snapshot()['warmup_s'] == warm.warmup_s
     assert cold.warmup_s is None and cold.snapshot()['warmup_s'] is None
+    # Switched off, the next activation reports no warm-up, not the earlier one.
+    assert warm.trigger_deactivate() == ok and warm.trigger_cleanup() == ok
+    assert warm.set_parameters([Parameter('warmup', value=False)])[0].successful
+    assert warm.trigger_configure() == ok and warm.trigger_activate() == ok
+    assert warm.warmup_s is None and warm.snapshot()['warmup_s'] is None
 
 
 def test_a_failed_warm_up_fails_activate_and_says_how_to_skip_it(runners, monkeypatch):

@@ -16,7 +16,8 @@ def tracker():
     return make_tracker()
 
 
-def _count_calls(tracker) -> dict:
+def _count_calls(tracker) -> tuple[dict, list]:
+    """Return call counts per model part and the hook handles that keep them."""
     model = tracker.model
     parts = {'encoder': model.encoder, 'memory_attention': model.sam.memory_attention,
              'memory_encoder': model.sam.memory_encoder,
