@@ -235,9 +235,12 @@ def keep_aux(frame: Frame, aux: Optional[str]) -> Frame:
     Return a copy of `frame` with RGB plus the auxiliary input `aux` only.
 
     `aux` is 'depth', 'thermal' or 'events', or None (or 'rgb') for RGB alone; every other
-    auxiliary input, and pre-rendered event images, become None.
+    auxiliary input becomes None. Pre-rendered event images count as 'events' (datasets such
+    as VisEvent ship only those).
     """
     drop = {name: None for name in AUX_INPUTS if name != aux}
     if 'thermal' in drop:
         drop['thermal_stamp_ns'] = None
-    return replace(frame, event_image=None, **drop)
+    if aux != 'events':
+        drop['event_image'] = None
+    return replace(frame, **drop)

@@ -34,8 +34,9 @@ from sata_ros.tracking.prompt_motion import shift
 from sata_ros.train.clips import ClipTensors
 from sata_ros.train.config import LossSection
 from sata_ros.train.detection_targets import detection_loss
-from sata_ros.train.losses import (complementary_loss, dice_loss, embedding_contrastive_loss,
-                                   iou_prediction_loss, objectness_loss, orthogonality_loss,
+from sata_ros.train.losses import (box_projection_loss, complementary_loss, dice_loss,
+                                   embedding_contrastive_loss, iou_prediction_loss,
+                                   objectness_loss, orthogonality_loss,
                                    router_ce_loss, sigmoid_focal_loss)
 import torch
 from torch import nn, Tensor
@@ -52,6 +53,7 @@ JITTER_CELLS = 2
 
 # Loss-term name -> LossSection weight field.
 WEIGHTS = {'focal': 'focal', 'dice': 'dice', 'iou': 'iou', 'objectness': 'objectness',
+           'box': 'box_projection',
            'det_cls': 'det_cls', 'det_box': 'det_box', 'det_quality': 'det_quality',
            'embedding': 'embedding', 'complementary': 'complementary',
            'orthogonality': 'orthogonality', 'router': 'router'}
@@ -124,37 +126,55 @@ class ClipLoss(nn.Module):
 
     # ------------------------------------------------------------------ SAM 2.1 heads
 
-    def _mask_terms(self, out: sam_steps.DecoderOutput, gt: Tensor,
-                    visible: Tensor) -> dict[str, Tensor]:
+    def _mask_terms(self, out: sam_steps.DecoderOutput, gt: Tensor, visible: Tensor,
+                    has_mask: Optional[Tensor] = None) -> dict[str, Tensor]:
         """
-        Score B decoder outputs against their masks.
+        Score B decoder outputs against their masks (or, box-only, their boxes).
 
         Args:
             out: decoder output for B targets (M candidates each).
-            gt: (B, S, S) bool target masks at model resolution.
+            gt: (B, S, S) bool target masks at model resolution (box-only: the box's
+                rectangle).
             visible: (B,) bool: the target is in the frame.
+            has_mask: (B,) bool: `gt` is a true mask (False: the projection term of
+                losses.box_projection_loss replaces focal + dice, and no IoU term); None:
+                all true masks.
 
         """
         logits = out.multi_high.float()  # (B, M, S, S)
         target = gt[:, None].expand_as(logits).float()
         objectness = objectness_loss(out.object_score.float()[:, 0], visible)
+        zero = logits.sum() * 0 + out.ious.sum() * 0
         if not bool(visible.any()):
-            zero = logits.sum() * 0 + out.ious.sum() * 0
-            return {'focal': zero, 'dice': zero, 'iou': zero, 'objectness': objectness}
-        logits, target, ious = logits[visible], target[visible], out.ious.float()[visible]
+            return {'focal': zero, 'dice': zero, 'iou': zero, 'box': zero,
+                    'objectness': objectness}
+        masked = visible if has_mask is None else visible & has_mask
+        boxed = visible & ~masked
         count, cands = logits.shape[:2]
         flat_logits = logits.reshape(count * cands, -1)
         flat_target = target.reshape(count * cands, -1)
         focal = sigmoid_focal_loss(flat_logits, flat_target, reduction='none').mean(1)
         dice = dice_loss(flat_logits, flat_target, reduction='none')
         focal, dice = focal.reshape(count, cands), dice.reshape(count, cands)
+        box = box_projection_loss(logits.flatten(0, 1), target.flatten(0, 1),
+                                  reduction='none').reshape(count, cands)
         # SAM 2: only the candidate closest to the truth is trained to be it; the IoU head
-        # learns to tell which one that is.
-        combined = self.weights.focal * focal + self.weights.dice * dice
+        # learns to tell which one that is (box-only rows have no true IoU to learn).
+        combined = torch.where(masked[:, None],
+                               self.weights.focal * focal + self.weights.dice * dice,
+                               self.weights.box_projection * box)
         best = combined.argmin(dim=1)
         rows = torch.arange(count, device=best.device)
-        return {'focal': focal[rows, best].mean(), 'dice': dice[rows, best].mean(),
-                'iou': iou_prediction_loss(ious, logits, target), 'objectness': objectness}
+        terms = {'focal': zero, 'dice': zero, 'iou': zero, 'box': zero,
+                 'objectness': objectness}
+        if bool(masked.any()):
+            terms['focal'] = focal[rows, best][masked].mean()
+            terms['dice'] = dice[rows, best][masked].mean()
+            terms['iou'] = iou_prediction_loss(out.ious.float()[masked], logits[masked],
+                                               target[masked])
+        if bool(boxed.any()):
+            terms['box'] = box[rows, best][boxed].mean()
+        return terms
 
     def _prompted(self, frames: list[FrameFeatures], clip: ClipTensors) -> dict[str, Tensor]:
         sam = self.model.sam
@@ -167,7 +187,8 @@ class ClipLoss(nn.Module):
         out = sam_steps.decode(sam, pix, frames[0], {'point_coords': clip.point_coords,
                                                      'point_labels': clip.point_labels},
                                box_rectangles=dense)
-        terms = [self._mask_terms(out, gt[0], visible[0])]
+        known = clip.has_mask[:, rows] if clip.has_mask is not None else None
+        terms = [self._mask_terms(out, gt[0], visible[0], None if known is None else known[0])]
         feats, maskmem_pos = sam_steps.encode_memory(sam, frames[0], out.high,
                                                      out.object_score, True)
         memories = [TargetMemoryView(cond={0: MemoryEntry(feats[k], out.obj_ptr[k])})
@@ -179,7 +200,8 @@ class ClipLoss(nn.Module):
             pix = sam_steps.condition(sam, frames[t], [(m, p) for m, p, _ in tokens], num_ptr)
             previous = self._previous_prompt(out.low, gt[t - 1]) if dense else None
             out = sam_steps.decode(sam, pix, frames[t], mask_inputs=previous)
-            terms.append(self._mask_terms(out, gt[t], visible[t]))
+            terms.append(self._mask_terms(out, gt[t], visible[t],
+                                          None if known is None else known[t]))
             feats, _ = sam_steps.encode_memory(sam, frames[t], out.high, out.object_score,
                                                False)
             for k in range(count):
@@ -238,8 +260,9 @@ class ClipLoss(nn.Module):
             out = sam_steps.decode(sam, pix, frames[t],
                                    {'point_coords': coords, 'point_labels': labels},
                                    multimask=False, box_rectangles=model.config.dense_prompts)
-            mask_terms.append(self._mask_terms(out, clip.masks[t, cols],
-                                               clip.visible[t, cols]))
+            mask_terms.append(self._mask_terms(
+                out, clip.masks[t, cols], clip.visible[t, cols],
+                None if clip.has_mask is None else clip.has_mask[t, cols]))
             top = frames[t].top_map(1)
             rois = torch.cat([boxes.new_zeros(len(boxes), 1), boxes], dim=1)
             roi = roi_align(top.float(), rois, mem.roi_size, top.shape[-1] / side)

@@ -6,6 +6,10 @@ gets exactly the clips the uninterrupted run would have had, and so does another
 distributed run (the rank enters the seed). Scenes come from a sliding window over the
 training seeds and are kept in a bounded cache (rendering one takes seconds).
 
+Recorded data (`data.bags`: bags written by `sata synth` or `sata import`) takes the scenes'
+place chunk by chunk (recorded.py); a clip's modality is then drawn among those its chunk has,
+and objects the bag has no mask for (box-only datasets) are marked in `ClipTensors.has_mask`.
+
 A clip is `clip_length` frames of one scene at a random stride, carrying RGB plus at most one
 auxiliary modality, with the same flip applied to every modality and to the labels, and an
 optional darkening of the RGB only (the other sensors do not depend on visible light). Clips
@@ -23,6 +27,7 @@ from sata_ros.data.sequence import Frame, hold_thermal, keep_aux, ObjectTruth
 from sata_ros.tracking.config import TrackerConfig
 from sata_ros.tracking.preprocess import prepare_frame
 from sata_ros.train.config import DataSection
+from sata_ros.train.recorded import Chunk, load_chunk, plan_chunks
 import torch
 import torch.nn.functional as F
 
@@ -49,7 +54,7 @@ class Clip:
         modality: 'rgb' (RGB alone) or the auxiliary modality ('depth', 'thermal', 'events').
         target_ids: prompted targets (visible on the first frame); empty for 'detected'.
         prompts: one Prompt per target, on the first frame, in the frames' pixels.
-        scene_seed: seed of the scene the clip comes from.
+        scene_seed: seed of the scene the clip comes from (recorded data: its chunk's index).
 
     """
 
@@ -69,7 +74,8 @@ class ClipTensors(NamedTuple):
         rgb: (T, 3, S, S) float32 ImageNet-normalised RGB.
         aux: (T, 3, S, S) float32 encoded auxiliary modality, or None (RGB only).
         aux_group: (T,) int64 DeMoE groups of `aux`, or None.
-        masks: (T, N, S, S) bool visible masks of the clip's N objects at model resolution.
+        masks: (T, N, S, S) bool visible masks of the clip's N objects at model resolution
+            (an object the data has no mask for: its box's rectangle, see has_mask).
         ids: (N,) int64 object ids (column order of `masks` and `boxes`).
         boxes: (T, N, 4) float32 visible boxes x1, y1, x2, y2 in model pixels (0 if absent).
         visible: (T, N) bool: the object is visible in the frame.
@@ -78,6 +84,8 @@ class ClipTensors(NamedTuple):
         point_labels: (K, P) int32 SAM labels (1 fg, 0 bg, 2/3 box corners, -1 padding).
         task: 'prompted' or 'detected'.
         modality: as Clip.modality.
+        has_mask: (T, N) bool: `masks` is the object's true mask (False: box-only ground
+            truth, trained from the box alone).
 
     """
 
@@ -93,6 +101,7 @@ class ClipTensors(NamedTuple):
     point_labels: torch.Tensor
     task: str
     modality: str
+    has_mask: Optional[torch.Tensor] = None
 
 
 class ClipSampler:
@@ -112,6 +121,12 @@ class ClipSampler:
         self.rank = rank
         self._cache: OrderedDict[int, list[Frame]] = OrderedDict()
         self.capacity = data.scene_window + 1  # the window plus the seed sliding in
+        shortest = (data.clip_length - 1) * data.max_stride + 1
+        # Recorded data: scene keys are indices into these chunks instead of scene seeds.
+        self.chunks: Optional[list[Chunk]] = (
+            plan_chunks(data.bags, data.num_frames, shortest) if data.bags else None)
+        self.val_chunks: Optional[list[Chunk]] = (
+            plan_chunks(data.val_bags, data.num_frames, shortest) if data.val_bags else None)
         names = [m for m, w in sorted(data.modality_weights.items()) if w > 0]
         weights = np.array([data.modality_weights[m] for m in names], float)
         self._modalities, self._weights = names, weights / weights.sum()
@@ -128,21 +143,28 @@ class ClipSampler:
                                                             d.num_distractors[1] + 1)))
 
     def scene(self, seed: int) -> list[Frame]:
-        """Return scene `seed`'s frames (thermal held between its ticks), cached."""
+        """
+        Return scene `seed`'s frames (thermal held between its ticks), cached.
+
+        With recorded data `seed` is a chunk index and the chunk's frames come back.
+        """
         if seed in self._cache:
             self._cache.move_to_end(seed)
             return self._cache[seed]
         # The thermal camera runs slower; a synchronizer pairs each RGB frame with the latest
         # thermal image, so training does the same.
-        frames = list(hold_thermal(generate_scene(self.scene_config(seed))))
+        if self.chunks is not None:
+            frames = load_chunk(self.chunks[seed])
+        else:
+            frames = list(hold_thermal(generate_scene(self.scene_config(seed))))
         self._cache[seed] = frames
         while len(self._cache) > self.capacity:
             self._cache.popitem(last=False)
         return frames
 
     def window(self, step: int) -> list[int]:
-        """Return the scene seeds in use at `step`."""
-        start, stop = self.data.train_seeds
+        """Return the scene seeds (recorded data: chunk indices) in use at `step`."""
+        start, stop = (0, len(self.chunks)) if self.chunks is not None else self.data.train_seeds
         count = stop - start
         first = step // self.data.window_step
         return [start + (first + i) % count for i in range(min(self.data.scene_window, count))]
@@ -153,29 +175,51 @@ class ClipSampler:
         """Return the clip of optimiser step `step`, micro-batch `micro`."""
         rng = np.random.default_rng([self.seed, step, micro, self.rank])
         seed = int(rng.choice(self.window(step)))
-        return self._draw(rng, seed)
+        return self._draw(rng, seed, self.scene(seed))
 
     def validation(self, count: int) -> list[Clip]:
-        """Return `count` fixed validation clips from the validation seeds."""
-        start, stop = self.data.val_seeds
+        """Return `count` fixed clips from the validation seeds (or `val_bags`' chunks)."""
         clips = []
+        loaded: dict[int, list[Frame]] = {}
         for i in range(count):
             rng = np.random.default_rng([self.seed, 1_000_003, i])
-            clips.append(self._draw(rng, start + i % (stop - start), augment=False))
+            if self.val_chunks is not None:
+                key = i % len(self.val_chunks)
+                if key not in loaded:
+                    loaded[key] = load_chunk(self.val_chunks[key])
+                clips.append(self._draw(rng, key, loaded[key], augment=False))
+            else:
+                start, stop = self.data.val_seeds
+                seed = start + i % (stop - start)
+                clips.append(self._draw(rng, seed, self.scene(seed), augment=False))
         return clips
 
-    def _draw(self, rng: np.random.Generator, seed: int, augment: bool = True) -> Clip:
+    def _modality(self, rng: np.random.Generator, frames: list[Frame], seed: int) -> str:
+        """Draw the clip's modality among those of `modality_weights` the frames carry."""
+        have = {'rgb': True, 'depth': any(f.depth is not None for f in frames),
+                'thermal': any(f.thermal is not None for f in frames),
+                'events': any(f.events is not None or f.event_image is not None
+                              for f in frames)}
+        names = [m for m in self._modalities if have[m]]
+        if names == self._modalities:
+            return str(rng.choice(names, p=self._weights))
+        if not names:
+            raise ValueError(f'scene or chunk {seed} carries none of the modalities of '
+                             f'data.modality_weights {self._modalities}')
+        weights = np.array([self._weights[self._modalities.index(m)] for m in names])
+        return str(rng.choice(names, p=weights / weights.sum()))
+
+    def _draw(self, rng: np.random.Generator, seed: int, frames: list[Frame],
+              augment: bool = True) -> Clip:
         d = self.data
-        frames = self.scene(seed)
         task = 'prompted' if rng.random() < d.prompted_ratio else 'detected'
-        modality = str(rng.choice(self._modalities, p=self._weights))
+        modality = self._modality(rng, frames, seed)
         stride = int(rng.integers(1, d.max_stride + 1))
         span = (d.clip_length - 1) * stride
         for _ in range(20):
             start = int(rng.integers(0, len(frames) - span))
             picked = [frames[start + i * stride] for i in range(d.clip_length)]
-            candidates = [o for o in picked[0].objects
-                          if o.mask is not None and int(o.mask.sum()) >= MIN_TARGET_PIXELS]
+            candidates = [o for o in picked[0].objects if _area(o) >= MIN_TARGET_PIXELS]
             if task == 'detected' or candidates:
                 break
         else:
@@ -197,7 +241,8 @@ class ClipSampler:
 
     def _prompt(self, obj: ObjectTruth, rng: np.random.Generator) -> Prompt:
         """Return a jittered box (corners labelled 2, 3) or 1 to 3 clicks on the mask."""
-        if rng.random() < self.data.point_prompts:
+        # Clicks need a mask to land on; a box-only object is always prompted by its box.
+        if rng.random() < self.data.point_prompts and obj.mask is not None:
             ys, xs = np.nonzero(obj.mask)
             pick = rng.choice(len(xs), size=int(rng.integers(1, 4)), replace=False)
             coords = np.stack([xs[pick] + 0.5, ys[pick] + 0.5], axis=1)
@@ -206,6 +251,13 @@ class ClipSampler:
         jitter = self.data.box_jitter * np.array([w, h, w, h]) * rng.uniform(-1, 1, 4)
         box = np.array([x, y, x + w, y + h]) + jitter
         return Prompt(box.reshape(2, 2).astype(np.float32), np.array([2, 3], np.int32))
+
+
+def _area(obj: ObjectTruth) -> float:
+    """Visible pixels of an object: its mask's, or its box's for box-only ground truth."""
+    if not obj.visible:
+        return 0.0
+    return float(obj.mask.sum()) if obj.mask is not None else obj.box[2] * obj.box[3]
 
 
 # ---------------------------------------------------------------------- augmentation
@@ -281,14 +333,23 @@ def to_tensors(clip: Clip, image_size: int,
     masks = np.zeros((t, n, height, width), bool)
     boxes = np.zeros((t, n, 4), np.float32)
     visible = np.zeros((t, n), bool)
+    has_mask = np.ones((t, n), bool)
     for k, frame in enumerate(clip.frames):
         for obj in frame.objects:
             col = column[obj.target_id]
-            if obj.visible and obj.mask is not None:
+            if not obj.visible:
+                continue
+            x, y, w, h = obj.box
+            boxes[k, col] = (x, y, x + w, y + h)
+            visible[k, col] = True
+            if obj.mask is not None:
                 masks[k, col] = obj.mask
-                x, y, w, h = obj.box
-                boxes[k, col] = (x, y, x + w, y + h)
-                visible[k, col] = True
+            else:
+                # Box-only truth: the rectangle stands in where a mask is needed (instance
+                # order, teacher-forced prompts); the mask losses use the box itself.
+                masks[k, col, int(np.floor(y)):int(np.ceil(y + h)),
+                      int(np.floor(x)):int(np.ceil(x + w))] = True
+                has_mask[k, col] = False
     scale = np.array([image_size / width, image_size / height] * 2, np.float32)
     masks_t = torch.from_numpy(masks).reshape(t * n, 1, height, width).float()
     masks_t = F.interpolate(masks_t, size=(image_size, image_size), mode='nearest')
@@ -303,7 +364,8 @@ def to_tensors(clip: Clip, image_size: int,
     return ClipTensors(rgb, aux, aux_group, masks_t, torch.tensor(ids, dtype=torch.long),
                        torch.from_numpy(boxes * scale), torch.from_numpy(visible),
                        torch.tensor(rows, dtype=torch.long), torch.from_numpy(coords),
-                       torch.from_numpy(labels), clip.task, clip.modality)
+                       torch.from_numpy(labels), clip.task, clip.modality,
+                       torch.from_numpy(has_mask))
 
 
 __all__ = ['Clip', 'ClipSampler', 'ClipTensors', 'MIN_TARGET_PIXELS', 'Prompt', 'darken',

@@ -5,7 +5,7 @@ The file has five sections, each a dataclass here; every key is optional and unk
 an error naming the section, so a typo never silently trains the wrong thing:
 
     model:  variant, SataConfig field overrides, init checkpoint, stage
-    data:   synthetic scene pool, task and modality sampling, clips, augmentation
+    data:   synthetic scenes or recorded bags, task and modality sampling, clips, augmentation
     optim:  AdamW, warmup + cosine schedule, gradient clipping / accumulation, AMP
     loss:   weights of every loss term
     run:    steps, seed, output folder, logging, validation and checkpoint periods
@@ -87,6 +87,14 @@ class DataSection:
         dark_exposure: [min, max] linear exposure factor of a darkened clip.
         box_jitter: prompt box corners move by up to this fraction of the box size.
         point_prompts: probability of prompting with 1 to 3 clicks instead of a box.
+        bags: recorded training data instead of synthetic scenes: bags written by
+            `sata synth` or `sata import` (`.mcap` files, rosbag2 folders, or folders of
+            them). Each is cut into chunks of `num_frames` frames that take the scenes'
+            place (`scene_window` chunks in memory, sliding by one every `window_step`
+            steps); `train_seeds` and the scene settings are then unused. Objects with no
+            mask in the bag (box-only datasets) train from their boxes.
+        val_bags: recorded validation data (same forms as `bags`, none of them in `bags`);
+            empty: validation clips come from the synthetic `val_seeds`.
 
     """
 
@@ -110,6 +118,8 @@ class DataSection:
     dark_exposure: tuple[float, float] = (0.002, 0.05)
     box_jitter: float = 0.1
     point_prompts: float = 0.3
+    bags: tuple[str, ...] = ()
+    val_bags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,8 @@ class LossSection:
 
     Attributes:
         focal, dice, iou, objectness: SAM 2.1 heads on prompted and box-prompted masks.
+        box_projection: masks of objects with box-only ground truth (recorded data without
+            masks): losses.box_projection_loss in place of focal + dice (no IoU term).
         det_cls, det_box, det_quality: detection head (MOT clips).
         embedding: MEM supervised-contrastive term (MOT clips).
         embedding_temperature: its softmax temperature.
@@ -164,6 +176,7 @@ class LossSection:
     dice: float = 1.0
     iou: float = 1.0
     objectness: float = 1.0
+    box_projection: float = 1.0
     det_cls: float = 1.0
     det_box: float = 1.0
     det_quality: float = 1.0
@@ -308,6 +321,11 @@ def check(cfg: TrainConfig) -> None:
         and sum(d.modality_weights.values()) > 0
         else f'data.modality_weights must map some of {CLIP_MODALITIES} to weights >= 0 '
              f'(not all 0), got {d.modality_weights}',
+        None if all(isinstance(b, str) for b in d.bags + d.val_bags)
+        else f'data.bags and data.val_bags must be lists of paths, got {list(d.bags)} and '
+             f'{list(d.val_bags)}',
+        None if not set(map(str, d.bags)) & set(map(str, d.val_bags))
+        else f'data.val_bags repeat data.bags: {sorted(set(d.bags) & set(d.val_bags))}',
         None if min(d.scene_window, d.window_step, d.max_stride, d.max_targets) >= 1
         else 'data.scene_window, window_step, max_stride and max_targets must be >= 1',
         None if o.lr > 0 and o.accumulate >= 1 and o.warmup_steps >= 0 and o.grad_clip >= 0

@@ -156,6 +156,40 @@ def dice_loss(logits: torch.Tensor, targets: torch.Tensor, eps: float = 1.0,
     return _reduce(loss, reduction)
 
 
+def box_projection_loss(logits: torch.Tensor, box_masks: torch.Tensor,
+                        reduction: str = 'mean') -> torch.Tensor:
+    """
+    Train a mask from its box alone: the projection term of BoxInst (Tian et al., CVPR 2021).
+
+    A mask lies tightly in its box exactly when its projections onto the x and y axes (the
+    maximum over the other axis) equal the box's. With the Dice loss above on both
+    projections, and sigmoid(max(logits)) = max(sigmoid(logits)):
+
+        L_n = Dice(max_y logits_n, max_y b_n) + Dice(max_x logits_n, max_x b_n).
+
+    It says nothing about the shape inside the box (a filled box scores 0); box-only data
+    (LaSOT-style single-object datasets) still teaches where the object is and how large.
+
+    Args:
+        logits: float (N, H, W) mask logits.
+        box_masks: (N, H, W) bool (or {0, 1}) filled box rectangles on the same grid.
+        reduction: 'mean' over the N masks, 'sum', or 'none' (shape (N,)).
+
+    Returns:
+        A 0-dim tensor (or (N,) for 'none'), dtype of `logits`; in [0, 2] per mask.
+
+    """
+    _check_reduction(reduction)
+    _check_float('logits', logits)
+    _check_same_shape('logits', logits, 'box_masks', box_masks)
+    if logits.ndim != 3:
+        raise ValueError(f'logits must be (N, H, W), got {tuple(logits.shape)}')
+    boxes = _as_targets(box_masks, logits)
+    loss = (dice_loss(logits.amax(dim=1), boxes.amax(dim=1), reduction='none')
+            + dice_loss(logits.amax(dim=2), boxes.amax(dim=2), reduction='none'))
+    return _reduce(loss, reduction)
+
+
 def iou_prediction_loss(pred_iou: torch.Tensor, pred_masks_logits: torch.Tensor,
                         gt_masks: torch.Tensor, reduction: str = 'mean') -> torch.Tensor:
     """
@@ -597,7 +631,8 @@ def moe_loss(l_cm: torch.Tensor, l_ce: torch.Tensor, l_task: Optional[torch.Tens
 
 
 __all__ = [
-    'DEFAULT_LAMBDA', 'DEFAULT_MU', 'DEFAULT_TASK_WEIGHT', 'box_l1_loss', 'box_xywh_to_xyxy',
+    'DEFAULT_LAMBDA', 'DEFAULT_MU', 'DEFAULT_TASK_WEIGHT', 'box_l1_loss', 'box_projection_loss',
+    'box_xywh_to_xyxy',
     'complementary_loss', 'dice_loss', 'embedding_contrastive_loss', 'giou', 'giou_loss',
     'iou_prediction_loss', 'moe_loss', 'objectness_loss', 'orthogonality_loss',
     'router_ce_loss', 'sigmoid_focal_loss',

@@ -1,5 +1,6 @@
 """The clip objective: every trained part gets a gradient, stages freeze the right parts."""
 
+import copy
 import dataclasses
 
 import pytest
@@ -174,3 +175,32 @@ def test_teacher_forcing_prompts_tracked_frames_with_the_jittered_true_mask():
     assert torch.equal(forced._previous_prompt(low, truth), own)  # validation: its own
     dense.train()
     assert torch.equal(ClipLoss(dense, LossSection())._previous_prompt(low, truth), own)
+
+
+def test_box_only_targets_train_from_their_boxes_and_true_masks_are_unchanged(model):
+    model = copy.deepcopy(model)
+    # An untrained decoder scores every object absent, and SAM 2 then outputs constant
+    # (-1024) masks that no mask loss can move: make it see the objects.
+    head = model.sam.sam_mask_decoder.pred_obj_score_head
+    last = head.layers[-1] if hasattr(head, 'layers') else head
+    torch.nn.init.constant_(last.bias, 10.0)
+    clip = _clip('prompted', model)
+    set_trainable(model, 'full')
+    model.eval()  # no router noise: the three losses below see the same forward pass
+    loss_fn = ClipLoss(model, LossSection())
+    plain = loss_fn(clip._replace(has_mask=None))
+    marked = loss_fn(clip._replace(has_mask=torch.ones_like(clip.visible)))
+    assert marked.loss.item() == plain.loss.item() and marked.parts['box'].item() == 0.0
+    boxed = loss_fn(clip._replace(has_mask=torch.zeros_like(clip.visible)))
+    assert boxed.parts['box'].item() > 0
+    assert boxed.parts['focal'].item() == boxed.parts['dice'].item() == 0.0
+    assert boxed.parts['iou'].item() == 0.0
+    # The box term alone (every other weight 0) reaches the mask decoder.
+    only_box = LossSection(focal=0.0, dice=0.0, iou=0.0, objectness=0.0, complementary=0.0,
+                           orthogonality=0.0, router=0.0)
+    model.zero_grad(set_to_none=True)
+    ClipLoss(model, only_box)(clip._replace(has_mask=torch.zeros_like(clip.visible))) \
+        .loss.backward()
+    got = {n for n, p in model.named_parameters()
+           if p.grad is not None and bool(p.grad.abs().sum() > 0)}
+    assert _has(got, 'sam.sam_mask_decoder.') and _has(got, 'sam.image_encoder.')

@@ -6,8 +6,8 @@ import pytest
 # sata_ros sorts among the third-party imports: ament_flake8 names no application package, so
 # Google order is alphabetical across them.
 from sata_ros.train.losses import (
-    box_l1_loss, box_xywh_to_xyxy, complementary_loss, DEFAULT_LAMBDA, DEFAULT_MU,
-    DEFAULT_TASK_WEIGHT, dice_loss, embedding_contrastive_loss, giou, giou_loss,
+    box_l1_loss, box_projection_loss, box_xywh_to_xyxy, complementary_loss, DEFAULT_LAMBDA,
+    DEFAULT_MU, DEFAULT_TASK_WEIGHT, dice_loss, embedding_contrastive_loss, giou, giou_loss,
     iou_prediction_loss, moe_loss, objectness_loss, orthogonality_loss, router_ce_loss,
     sigmoid_focal_loss)
 import torch
@@ -98,6 +98,48 @@ def test_dice_eps_makes_empty_prediction_of_empty_target_free():
     loss = dice_loss(torch.full((1, 2, 2), -HARD, dtype=torch.float64),
                      torch.zeros(1, 2, 2, dtype=torch.bool))
     assert loss.item() == pytest.approx(0.0, abs=1e-9)
+
+
+# --------------------------------------------------------------------------- box projection
+
+
+def _box(h, w, y1, y2, x1, x2):
+    box = torch.zeros(h, w, dtype=torch.bool)
+    box[y1:y2, x1:x2] = True
+    return box
+
+
+def test_box_projection_is_zero_for_any_mask_that_spans_its_box_tightly():
+    box = _box(8, 8, 2, 6, 1, 7)
+    cross = torch.zeros(8, 8, dtype=torch.bool)  # a plus sign touching all four box sides
+    cross[3, 1:7] = True
+    cross[2:6, 4] = True
+    masks = torch.stack([box, cross])
+    loss = box_projection_loss((masks.double() * 2 - 1) * HARD, torch.stack([box, box]),
+                               reduction='none')
+    assert loss.tolist() == pytest.approx([0.0, 0.0], abs=1e-9)
+
+
+def test_box_projection_of_a_shifted_mask_by_hand():
+    box = _box(6, 6, 0, 2, 0, 2)   # x and y projections: [1, 1, 0, 0, 0, 0]
+    pred = _box(6, 6, 0, 2, 1, 3)  # x projection [0, 1, 1, 0, 0, 0], y projection = box's
+    loss = box_projection_loss(((pred.double() * 2 - 1) * HARD)[None], box[None])
+    assert loss.item() == pytest.approx(1 - (2 * 1 + 1) / (2 + 2 + 1), abs=1e-9)
+
+
+def test_box_projection_gradient_pulls_a_mask_into_its_box():
+    box = _box(6, 6, 1, 4, 1, 4)[None]
+    logits = torch.zeros(1, 6, 6, dtype=torch.float64, requires_grad=True)
+    box_projection_loss(logits, box).backward()
+    # The maximum of a row / column outside the box is pushed down; inside, up.
+    assert logits.grad[0, 5, 5] > 0 and logits.grad[0, 2, 2] < 0
+
+
+def test_box_projection_rejects_other_shapes():
+    with pytest.raises(ValueError, match=r'logits must be \(N, H, W\)'):
+        box_projection_loss(torch.zeros(2, 4), torch.zeros(2, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match='box_masks'):
+        box_projection_loss(torch.zeros(1, 4, 4), torch.zeros(1, 4, 5, dtype=torch.bool))
 
 
 # --------------------------------------------------------------------------- boxes
