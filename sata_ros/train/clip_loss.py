@@ -156,13 +156,14 @@ class ClipLoss(nn.Module):
         focal = sigmoid_focal_loss(flat_logits, flat_target, reduction='none').mean(1)
         dice = dice_loss(flat_logits, flat_target, reduction='none')
         focal, dice = focal.reshape(count, cands), dice.reshape(count, cands)
-        box = box_projection_loss(logits.flatten(0, 1), target.flatten(0, 1),
-                                  reduction='none').reshape(count, cands)
         # SAM 2: only the candidate closest to the truth is trained to be it; the IoU head
         # learns to tell which one that is (box-only rows have no true IoU to learn).
-        combined = torch.where(masked[:, None],
-                               self.weights.focal * focal + self.weights.dice * dice,
-                               self.weights.box_projection * box)
+        combined = self.weights.focal * focal + self.weights.dice * dice
+        if bool(boxed.any()):  # recorded box-only data only: synthetic clips skip it
+            box = box_projection_loss(logits.flatten(0, 1), target.flatten(0, 1),
+                                      reduction='none').reshape(count, cands)
+            combined = torch.where(masked[:, None], combined,
+                                   self.weights.box_projection * box)
         best = combined.argmin(dim=1)
         rows = torch.arange(count, device=best.device)
         terms = {'focal': zero, 'dice': zero, 'iou': zero, 'box': zero,
