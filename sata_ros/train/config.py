@@ -302,6 +302,7 @@ def _pair(name: str, value: tuple, low: float) -> Optional[str]:
 def check(cfg: TrainConfig) -> None:
     """Raise ValueError naming the first impossible setting of `cfg`."""
     m, d, o, r = cfg.model, cfg.data, cfg.optim, cfg.run
+    repeated = sorted(set(map(str, d.bags)) & set(map(str, d.val_bags)))
     problems = [
         None if m.stage in STAGES else f'model.stage must be one of {STAGES}, got {m.stage!r}',
         _pair('data.train_seeds', d.train_seeds, 0), _pair('data.val_seeds', d.val_seeds, 0),
@@ -324,8 +325,7 @@ def check(cfg: TrainConfig) -> None:
         None if all(isinstance(b, str) for b in d.bags + d.val_bags)
         else f'data.bags and data.val_bags must be lists of paths, got {list(d.bags)} and '
              f'{list(d.val_bags)}',
-        None if not set(map(str, d.bags)) & set(map(str, d.val_bags))
-        else f'data.val_bags repeat data.bags: {sorted(set(d.bags) & set(d.val_bags))}',
+        None if not repeated else f'data.val_bags repeat data.bags: {repeated}',
         None if min(d.scene_window, d.window_step, d.max_stride, d.max_targets) >= 1
         else 'data.scene_window, window_step, max_stride and max_targets must be >= 1',
         None if o.lr > 0 and o.accumulate >= 1 and o.warmup_steps >= 0 and o.grad_clip >= 0
