@@ -126,57 +126,6 @@ class ClipLoss(nn.Module):
 
     # ------------------------------------------------------------------ SAM 2.1 heads
 
-    def _mask_terms(self, out: sam_steps.DecoderOutput, gt: Tensor, visible: Tensor,
-                    has_mask: Optional[Tensor] = None) -> dict[str, Tensor]:
-        """
-        Score B decoder outputs against their masks (or, box-only, their boxes).
-
-        Args:
-            out: decoder output for B targets (M candidates each).
-            gt: (B, S, S) bool target masks at model resolution (box-only: the box's
-                rectangle).
-            visible: (B,) bool: the target is in the frame.
-            has_mask: (B,) bool: `gt` is a true mask (False: the projection term of
-                losses.box_projection_loss replaces focal + dice, and no IoU term); None:
-                all true masks.
-
-        """
-        logits = out.multi_high.float()  # (B, M, S, S)
-        target = gt[:, None].expand_as(logits).float()
-        objectness = objectness_loss(out.object_score.float()[:, 0], visible)
-        zero = logits.sum() * 0 + out.ious.sum() * 0
-        if not bool(visible.any()):
-            return {'focal': zero, 'dice': zero, 'iou': zero, 'box': zero,
-                    'objectness': objectness}
-        masked = visible if has_mask is None else visible & has_mask
-        boxed = visible & ~masked
-        count, cands = logits.shape[:2]
-        flat_logits = logits.reshape(count * cands, -1)
-        flat_target = target.reshape(count * cands, -1)
-        focal = sigmoid_focal_loss(flat_logits, flat_target, reduction='none').mean(1)
-        dice = dice_loss(flat_logits, flat_target, reduction='none')
-        focal, dice = focal.reshape(count, cands), dice.reshape(count, cands)
-        # SAM 2: only the candidate closest to the truth is trained to be it; the IoU head
-        # learns to tell which one that is (box-only rows have no true IoU to learn).
-        combined = self.weights.focal * focal + self.weights.dice * dice
-        if bool(boxed.any()):  # recorded box-only data only: synthetic clips skip it
-            box = box_projection_loss(logits.flatten(0, 1), target.flatten(0, 1),
-                                      reduction='none').reshape(count, cands)
-            combined = torch.where(masked[:, None], combined,
-                                   self.weights.box_projection * box)
-        best = combined.argmin(dim=1)
-        rows = torch.arange(count, device=best.device)
-        terms = {'focal': zero, 'dice': zero, 'iou': zero, 'box': zero,
-                 'objectness': objectness}
-        if bool(masked.any()):
-            terms['focal'] = focal[rows, best][masked].mean()
-            terms['dice'] = dice[rows, best][masked].mean()
-            terms['iou'] = iou_prediction_loss(out.ious.float()[masked], logits[masked],
-                                               target[masked])
-        if bool(boxed.any()):
-            terms['box'] = box[rows, best][boxed].mean()
-        return terms
-
     def _prompted(self, frames: list[FrameFeatures], clip: ClipTensors) -> dict[str, Tensor]:
         sam = self.model.sam
         rows = clip.prompt_rows
@@ -189,7 +138,8 @@ class ClipLoss(nn.Module):
                                                      'point_labels': clip.point_labels},
                                box_rectangles=dense)
         known = clip.has_mask[:, rows] if clip.has_mask is not None else None
-        terms = [self._mask_terms(out, gt[0], visible[0], None if known is None else known[0])]
+        terms = [mask_terms(out, gt[0], visible[0], self.weights,
+                            None if known is None else known[0])]
         feats, maskmem_pos = sam_steps.encode_memory(sam, frames[0], out.high,
                                                      out.object_score, True)
         memories = [TargetMemoryView(cond={0: MemoryEntry(feats[k], out.obj_ptr[k])})
@@ -201,8 +151,8 @@ class ClipLoss(nn.Module):
             pix = sam_steps.condition(sam, frames[t], [(m, p) for m, p, _ in tokens], num_ptr)
             previous = self._previous_prompt(out.low, gt[t - 1]) if dense else None
             out = sam_steps.decode(sam, pix, frames[t], mask_inputs=previous)
-            terms.append(self._mask_terms(out, gt[t], visible[t],
-                                          None if known is None else known[t]))
+            terms.append(mask_terms(out, gt[t], visible[t], self.weights,
+                                    None if known is None else known[t]))
             feats, _ = sam_steps.encode_memory(sam, frames[t], out.high, out.object_score,
                                                False)
             for k in range(count):
@@ -249,7 +199,7 @@ class ClipLoss(nn.Module):
         sam, mem = model.sam, model.mem
         side = float(model.image_size)
         selected = self._select_instances(clip)
-        mask_terms, embeddings, identities = [], [], []
+        scored, embeddings, identities = [], [], []
         history: dict[int, list[Tensor]] = {}
         for t, columns in enumerate(selected):
             if not columns:
@@ -261,8 +211,8 @@ class ClipLoss(nn.Module):
             out = sam_steps.decode(sam, pix, frames[t],
                                    {'point_coords': coords, 'point_labels': labels},
                                    multimask=False, box_rectangles=model.config.dense_prompts)
-            mask_terms.append(self._mask_terms(
-                out, clip.masks[t, cols], clip.visible[t, cols],
+            scored.append(mask_terms(
+                out, clip.masks[t, cols], clip.visible[t, cols], self.weights,
                 None if clip.has_mask is None else clip.has_mask[t, cols]))
             top = frames[t].top_map(1)
             rois = torch.cat([boxes.new_zeros(len(boxes), 1), boxes], dim=1)
@@ -276,8 +226,7 @@ class ClipLoss(nn.Module):
                 history.setdefault(c, []).append(queries)
         if not embeddings:
             return {}
-        parts = {name: torch.stack([m[name] for m in mask_terms]).mean()
-                 for name in mask_terms[0]}
+        parts = {name: torch.stack([m[name] for m in scored]).mean() for name in scored[0]}
         parts['embedding'] = embedding_contrastive_loss(
             torch.cat(embeddings).float(), torch.cat(identities),
             self.weights.embedding_temperature)
@@ -349,6 +298,59 @@ class ClipLoss(nn.Module):
         return torch.stack([complementary_loss(n, c) for n, c in zip(noisy, clean)]).mean()
 
 
+def mask_terms(out: sam_steps.DecoderOutput, gt: Tensor, visible: Tensor, weights: LossSection,
+               has_mask: Optional[Tensor] = None) -> dict[str, Tensor]:
+    """
+    Score B decoder outputs against their masks (or, box-only, their boxes).
+
+    Args:
+        out: decoder output for B targets (M candidates each).
+        gt: (B, S, S) bool target masks at model resolution (box-only: the box's
+            rectangle).
+        visible: (B,) bool: the target is in the frame.
+        weights: loss weights (focal, dice and box_projection pick the best candidate).
+        has_mask: (B,) bool: `gt` is a true mask (False: the projection term of
+            losses.box_projection_loss replaces focal + dice, and no IoU term); None:
+            all true masks.
+
+    """
+    logits = out.multi_high.float()  # (B, M, S, S)
+    target = gt[:, None].expand_as(logits).float()
+    objectness = objectness_loss(out.object_score.float()[:, 0], visible)
+    zero = logits.sum() * 0 + out.ious.sum() * 0
+    if not bool(visible.any()):
+        return {'focal': zero, 'dice': zero, 'iou': zero, 'box': zero,
+                'objectness': objectness}
+    masked = visible if has_mask is None else visible & has_mask
+    boxed = visible & ~masked
+    count, cands = logits.shape[:2]
+    flat_logits = logits.reshape(count * cands, -1)
+    flat_target = target.reshape(count * cands, -1)
+    focal = sigmoid_focal_loss(flat_logits, flat_target, reduction='none').mean(1)
+    dice = dice_loss(flat_logits, flat_target, reduction='none')
+    focal, dice = focal.reshape(count, cands), dice.reshape(count, cands)
+    # SAM 2: only the candidate closest to the truth is trained to be it; the IoU head
+    # learns to tell which one that is (box-only rows have no true IoU to learn).
+    combined = weights.focal * focal + weights.dice * dice
+    if bool(boxed.any()):  # recorded box-only data only: synthetic clips skip it
+        box = box_projection_loss(logits.flatten(0, 1), target.flatten(0, 1),
+                                  reduction='none').reshape(count, cands)
+        combined = torch.where(masked[:, None], combined,
+                               weights.box_projection * box)
+    best = combined.argmin(dim=1)
+    rows = torch.arange(count, device=best.device)
+    terms = {'focal': zero, 'dice': zero, 'iou': zero, 'box': zero,
+             'objectness': objectness}
+    if bool(masked.any()):
+        terms['focal'] = focal[rows, best][masked].mean()
+        terms['dice'] = dice[rows, best][masked].mean()
+        terms['iou'] = iou_prediction_loss(out.ious.float()[masked], logits[masked],
+                                           target[masked])
+    if bool(boxed.any()):
+        terms['box'] = box[rows, best][boxed].mean()
+    return terms
+
+
 def jitter_prompt(prompt: Tensor, cells: int = JITTER_CELLS) -> Tensor:
     """
     Perturb binary mask prompts as a tracker's own previous masks are off.
@@ -392,4 +394,4 @@ def _histories(entries: list[list[Tensor]], mem: nn.Module
 
 
 __all__ = ['ClipLoss', 'ClipOutput', 'JITTER_CELLS', 'MAX_INSTANCES', 'WEIGHTS', 'jitter_prompt',
-           'slice_features']
+           'mask_terms', 'slice_features']

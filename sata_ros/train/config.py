@@ -18,7 +18,7 @@ from typing import Any, Optional, Union
 from sata_ros.tracking.config import typed_settings
 import yaml
 
-STAGES = ('detection', 'mixture', 'heads', 'full')
+STAGES = ('detection', 'mixture', 'heads', 'decoder', 'full')
 TASKS = ('prompted', 'detected')
 CLIP_MODALITIES = ('rgb', 'depth', 'thermal', 'events')
 
@@ -40,8 +40,12 @@ class ModelSection:
             attention and the shared experts stay frozen), 'heads' (the whole image encoder
             stays frozen; the SAM 2.1 prompt encoder, decoder and memory, the detection head
             and the MEM train: teaching a trained encoder's heads a new behaviour, such as
-            dense prompts, at a fraction of a step's cost) or 'full' (every parameter trains:
-            for a model with no pretrained trunk, such as sata_nano on synthetic data).
+            dense prompts, at a fraction of a step's cost), 'decoder' (only the SAM 2.1 prompt
+            encoder and mask decoder train, on single frames drawn from a bounded pool of
+            encoded frames, decoder_loss.py: prompt-to-mask decoding at about a decode's cost
+            per step; follow it with a short 'heads' run, which retrains memory and presence
+            around the new decoder) or 'full' (every parameter trains: for a model with no
+            pretrained trunk, such as sata_nano on synthetic data).
         common_init_std: std of the CpMoE common experts' output layer when training starts
             from new DeMoE weights (no init_checkpoint). A new model has it at zero, and the
             cross-modal prompt proj(P_rgb) * proj(P_aux) of two zero paths has zero gradient
@@ -95,6 +99,15 @@ class DataSection:
             mask in the bag (box-only datasets) train from their boxes.
         val_bags: recorded validation data (same forms as `bags`, none of them in `bags`);
             empty: validation clips come from the synthetic `val_seeds`.
+        feature_pool: stage 'decoder': encoded frames kept at once (the frames of the last
+            feature_pool // clip_length clips; feature_pool.py). Each costs its FPN maps in
+            memory: 0.9 MB for sata_nano at 256 px.
+        pool_refill: stage 'decoder': steps between two newly encoded clips (the pool's
+            window slides by one clip; the scene window by one seed every `window_step`
+            clips).
+        mask_prompts: stage 'decoder': probability that a step also decodes every object
+            from its jittered true mask (a tracked frame's dense prompt), besides its box
+            (models with dense_prompts).
 
     """
 
@@ -120,6 +133,9 @@ class DataSection:
     point_prompts: float = 0.3
     bags: tuple[str, ...] = ()
     val_bags: tuple[str, ...] = ()
+    feature_pool: int = 300
+    pool_refill: int = 2
+    mask_prompts: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -326,8 +342,15 @@ def check(cfg: TrainConfig) -> None:
         else f'data.bags and data.val_bags must be lists of paths, got {list(d.bags)} and '
              f'{list(d.val_bags)}',
         None if not repeated else f'data.val_bags repeat data.bags: {repeated}',
-        None if min(d.scene_window, d.window_step, d.max_stride, d.max_targets) >= 1
-        else 'data.scene_window, window_step, max_stride and max_targets must be >= 1',
+        None if min(d.scene_window, d.window_step, d.max_stride, d.max_targets,
+                    d.pool_refill) >= 1
+        else 'data.scene_window, window_step, max_stride, max_targets and pool_refill must '
+             'be >= 1',
+        None if d.feature_pool >= d.clip_length
+        else f'data.feature_pool must hold at least one clip ({d.clip_length} frames), got '
+             f'{d.feature_pool}',
+        None if 0.0 <= d.mask_prompts <= 1.0
+        else f'data.mask_prompts must be in [0, 1], got {d.mask_prompts}',
         None if o.lr > 0 and o.accumulate >= 1 and o.warmup_steps >= 0 and o.grad_clip >= 0
         else 'optim.lr must be > 0, accumulate >= 1, warmup_steps >= 0, grad_clip >= 0',
         None if o.amp in ('auto', 'bf16', 'fp16', 'off')

@@ -2,11 +2,13 @@
 The training loop: `sata train --config config/train/<name>.yaml` runs `Trainer(cfg).run()`.
 
 One optimiser step = `optim.accumulate` clips (clips.ClipSampler), each through ClipLoss, then
-gradient clipping and an AdamW step with a linear-warmup + cosine learning rate. Every random
-draw of step s is seeded from (run.seed, s, rank): the clips by the sampler, and torch's
-generator (router noise, dropout, L_CM masks) by `torch.manual_seed` at the start of the step.
-So a run resumed from `last.pt` continues with the same clips, the same noise and the same
-optimiser state as if it had never stopped, and its losses match the uninterrupted run's.
+gradient clipping and an AdamW step with a linear-warmup + cosine learning rate (the decoder
+stage draws encoded frames from a bounded pool, feature_pool.py, through DecoderLoss
+instead). Every random draw of step s is seeded from (run.seed, s, rank): the clips by the
+sampler, and torch's generator (router noise, dropout, L_CM masks, prompt jitter) by
+`torch.manual_seed` at the start of the step. So a run resumed from `last.pt` continues with
+the same clips, the same noise and the same optimiser state as if it had never stopped, and
+its losses match the uninterrupted run's.
 
 Multi-GPU: launched with PyTorch's own `torchrun --nproc_per_node N -m sata_ros.cli.main train
 ...`, each process finds its rank in the environment torchrun sets, wraps ClipLoss in
@@ -28,12 +30,15 @@ import platform
 import time
 from typing import Any, Iterator, Optional
 
+from sata_ros.model import sam_steps
 from sata_ros.model.checkpoint import load_checkpoint_into, load_sam2_weights, save_checkpoint
 from sata_ros.model.config import get_config
 from sata_ros.model.sata import build_sata, SataModel
 from sata_ros.train.clip_loss import ClipLoss, ClipOutput, WEIGHTS
-from sata_ros.train.clips import ClipSampler, ClipTensors, to_tensors
+from sata_ros.train.clips import Clip, ClipSampler, ClipTensors, to_tensors
 from sata_ros.train.config import TrainConfig
+from sata_ros.train.decoder_loss import DecoderLoss
+from sata_ros.train.feature_pool import FeaturePool, pooled_frames
 import torch
 from torch import nn
 import yaml
@@ -87,7 +92,8 @@ def set_trainable(model: SataModel, stage: str) -> list[str]:
     'detection' trains the detection head only; 'mixture' trains DeMoE (its shared expert stays
     frozen), the SAM 2.1 prompt encoder, decoder and memory modules, the FPN neck, the
     detection head and the MEM; 'heads' trains all of that except the image encoder (trunk,
-    DeMoE and neck stay frozen); 'full' trains everything, the Hiera trunk included.
+    DeMoE and neck stay frozen); 'decoder' trains the SAM 2.1 prompt encoder and mask decoder
+    only; 'full' trains everything, the Hiera trunk included.
     """
     for name, param in model.named_parameters():
         if stage == 'full':
@@ -96,6 +102,8 @@ def set_trainable(model: SataModel, stage: str) -> list[str]:
             train = name.startswith('detector.')
         elif stage == 'heads':
             train = not name.startswith('sam.image_encoder.')
+        elif stage == 'decoder':
+            train = name.startswith(('sam.sam_mask_decoder.', 'sam.sam_prompt_encoder.'))
         else:
             in_trunk = name.startswith('sam.image_encoder.trunk.')
             demoe = '.mlp.' in name and '.mlp.shared.' not in name
@@ -156,6 +164,7 @@ class Trainer:
         self.out_dir = pathlib.Path(cfg.run.out_dir)
         self.resume = resume
         self.progress = progress
+        self.pool: Optional[FeaturePool] = None  # the decoder stage's encoded frames
         self.distributed = int(os.environ.get('WORLD_SIZE', '1')) > 1
         self.rank = int(os.environ.get('RANK', '0'))
         self.device = self._device()
@@ -197,7 +206,9 @@ class Trainer:
         # every rank and in every run of this config.
         torch.manual_seed(cfg.run.seed)
         model = build_model(cfg).to(self.device)
-        loss_fn: nn.Module = ClipLoss(model, cfg.loss)
+        decoder_stage = cfg.model.stage == 'decoder'
+        loss_fn: nn.Module = (DecoderLoss(model, cfg.loss, cfg.data) if decoder_stage
+                              else ClipLoss(model, cfg.loss))
         optimizer = torch.optim.AdamW(_param_groups(model, cfg.optim.weight_decay),
                                       lr=cfg.optim.lr, betas=cfg.optim.betas)
         scaler = torch.amp.GradScaler('cuda', enabled=(self.device.type == 'cuda'
@@ -210,6 +221,9 @@ class Trainer:
                 loss_fn, device_ids=[self.device.index] if self.device.type == 'cuda' else None,
                 find_unused_parameters=True)
         sampler = ClipSampler(cfg.data, cfg.run.seed, self.rank)
+        self.pool = (FeaturePool(sampler, cfg.data, lambda batch: self._encode(model, batch),
+                                 lambda clip: self._tensors(clip, model))
+                     if decoder_stage else None)
         lead = self.rank == 0
         if lead:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -226,6 +240,8 @@ class Trainer:
                 lr = learning_rate(cfg, step)
                 for group in optimizer.param_groups:
                     group['lr'] = lr
+                if self.pool is not None:
+                    self.pool.advance(step)
                 torch.manual_seed(_step_seed(cfg.run.seed, step, self.rank))
                 totals = self._step(loss_fn, sampler, step, optimizer, scaler, model, with_heads)
                 step += 1
@@ -261,10 +277,12 @@ class Trainer:
         optimizer.zero_grad(set_to_none=True)
         stepped = False
         for micro in range(cfg.optim.accumulate):
-            clip = sampler.sample(step, micro)
-            batch = _to_device(to_tensors(clip, model.image_size), self.device)
             with self._autocast():
-                out = loss_fn(batch, with_heads)
+                if self.pool is not None:
+                    out = loss_fn(self.pool.draw())
+                else:
+                    out = loss_fn(self._tensors(sampler.sample(step, micro), model),
+                                  with_heads)
             # A clip with nothing trainable in it (a prompted clip in the detection stage)
             # still counts as drawn, so the sampling stays a function of the step.
             if out.loss.requires_grad:
@@ -288,12 +306,34 @@ class Trainer:
         model.eval()
         torch.manual_seed(_step_seed(self.cfg.run.seed, -1, 0))
         sums: dict[str, float] = {}
+        count = 0
         for clip in clips:
-            batch = _to_device(to_tensors(clip, model.image_size), self.device)
+            batch = self._tensors(clip, model)
             with self._autocast():
-                out = loss_fn(batch, with_heads)
-            _add_terms(sums, out)
-        return {k: v / max(1, len(clips)) for k, v in sums.items()}
+                if self.pool is None:
+                    outs = [loss_fn(batch, with_heads)]
+                else:  # the decoder stage: every frame of the clip with an object on it
+                    frames = pooled_frames(batch, self._encode(model, batch),
+                                           self.cfg.data.max_targets)
+                    outs = [loss_fn(frame) for frame in frames]
+            for out in outs:
+                _add_terms(sums, out)
+            count += len(outs)
+        return {k: v / max(1, count) for k, v in sums.items()}
+
+    def _tensors(self, clip: Clip, model: SataModel) -> ClipTensors:
+        return _to_device(to_tensors(clip, model.image_size), self.device)
+
+    def _encode(self, model: SataModel, batch: ClipTensors) -> sam_steps.FrameFeatures:
+        """Return the frozen encoder's features of a clip (inference mode, no gradient)."""
+        was_training = model.training
+        model.eval()  # no router noise: the decoder learns on the features inference sees
+        try:
+            with torch.no_grad(), self._autocast():
+                return sam_steps.frame_features(
+                    model.sam, model.encode(batch.rgb, batch.aux, batch.aux_group))
+        finally:
+            model.train(was_training)
 
     # ------------------------------------------------------------------ state
 

@@ -43,6 +43,9 @@ def test_unknown_section_and_key_are_named():
     ({'run': {'device': 'tpu'}}, "run.device must be 'auto'"),
     ({'data': {'num_objects': [3, 1]}}, 'data.num_objects must be'),
     ({'loss': {'teacher_forcing': -0.1}}, r'loss.teacher_forcing must be in \[0, 1\]'),
+    ({'data': {'feature_pool': 2}}, r'data.feature_pool must hold at least one clip \(3 '),
+    ({'data': {'pool_refill': 0}}, 'max_targets and pool_refill must be >= 1'),
+    ({'data': {'mask_prompts': 2.0}}, r'data.mask_prompts must be in \[0, 1\], got 2.0'),
 ])
 def test_bad_values_are_named(values, message):
     with pytest.raises(ValueError, match=message):
