@@ -100,8 +100,8 @@ class DataSection:
         val_bags: recorded validation data (same forms as `bags`, none of them in `bags`);
             empty: validation clips come from the synthetic `val_seeds`.
         feature_pool: stage 'decoder': encoded frames kept at once (the frames of the last
-            feature_pool // clip_length clips; feature_pool.py). Each costs its FPN maps in
-            memory: 0.9 MB for sata_nano at 256 px.
+            feature_pool // clip_length clips; feature_pool.py). Each costs its FPN maps and
+            labels: 1.2 MB for sata_nano at 256 px (one positional encoding is shared).
         pool_refill: stage 'decoder': steps between two newly encoded clips (the pool's
             window slides by one clip; the scene window by one seed every `window_step`
             clips).

@@ -13,7 +13,7 @@ uninterrupted run had.
 """
 
 from collections import deque
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 from sata_ros.model.sam_steps import FrameFeatures
 from sata_ros.train.clip_loss import slice_features
@@ -61,6 +61,9 @@ def pooled_frames(clip: ClipTensors, features: FrameFeatures,
 
     """
     area = clip.masks.flatten(2).sum(-1)  # (T, N)
+    # The positional encodings depend on the feature sizes alone: one copy serves every frame
+    # (they are 5 times the size of the features themselves at SAM 2.1's channel widths).
+    pos = [p[:, :1].detach().clone() for p in features.vision_pos]
     out = []
     for t in range(clip.rgb.shape[0]):
         usable = clip.visible[t] & (area[t] >= MIN_TARGET_PIXELS)
@@ -70,16 +73,12 @@ def pooled_frames(clip: ClipTensors, features: FrameFeatures,
         rows = rows[torch.argsort(area[t, rows], descending=True, stable=True)][:max_objects]
         has_mask = (clip.has_mask[t, rows] if clip.has_mask is not None
                     else torch.ones(len(rows), dtype=torch.bool, device=rows.device))
-        out.append(PooledFrame(_detached(slice_features(features, t)), clip.masks[t, rows],
-                               clip.boxes[t, rows], has_mask))
+        # Clones, not views: a kept frame must not hold its whole clip's storage alive.
+        feats = [f.detach().clone() for f in slice_features(features, t).vision_feats]
+        out.append(PooledFrame(FrameFeatures(feats, pos, list(features.feat_sizes)),
+                               clip.masks[t, rows].clone(), clip.boxes[t, rows].clone(),
+                               has_mask.clone()))
     return out
-
-
-def _detached(features: FrameFeatures) -> FrameFeatures:
-    # A clone, not a view: a kept frame must not hold its whole clip's storage alive.
-    return FrameFeatures([f.detach().clone() for f in features.vision_feats],
-                         [p.detach().clone() for p in features.vision_pos],
-                         list(features.feat_sizes))
 
 
 class FeaturePool:
@@ -103,6 +102,7 @@ class FeaturePool:
         self.clip_capacity = max(1, data.feature_pool // data.clip_length)
         self.warm = max(1, self.clip_capacity // 3)
         self._clips: deque[tuple[int, list[PooledFrame]]] = deque()
+        self._pos: Optional[list[Tensor]] = None  # positional encodings every frame shares
 
     def clips_by(self, step: int) -> int:
         """Return how many clips have been encoded by the start of step `step` (0-based)."""
@@ -117,8 +117,27 @@ class FeaturePool:
         start = max(first, self._clips[-1][0] + 1 if self._clips else first)
         for index in range(start, stop):
             batch = self.prepare(self.sampler.sample(index))
-            self._clips.append((index, pooled_frames(batch, self.encode(batch),
-                                                     self.data.max_targets)))
+            frames = pooled_frames(batch, self.encode(batch), self.data.max_targets)
+            self._clips.append((index, [self._share_pos(f) for f in frames]))
+
+    def _share_pos(self, frame: PooledFrame) -> PooledFrame:
+        """Point the frame's positional encodings at the pool's one copy of equal ones."""
+        pos = frame.features.vision_pos
+        held = self._pos
+        if held is None or not all(a.shape == b.shape and torch.equal(a, b)
+                                   for a, b in zip(held, pos)):
+            self._pos = held = pos
+        return frame._replace(features=frame.features._replace(vision_pos=held))
+
+    def nbytes(self) -> int:
+        """Return the bytes of tensor storage the pool holds (shared storage counted once)."""
+        seen: dict[int, int] = {}
+        for frame in self.frames():
+            for tensor in (*frame.features.vision_feats, *frame.features.vision_pos,
+                           frame.masks, frame.boxes, frame.has_mask):
+                storage = tensor.untyped_storage()
+                seen[storage.data_ptr()] = storage.nbytes()
+        return sum(seen.values())
 
     @property
     def clip_indices(self) -> list[int]:

@@ -1,6 +1,7 @@
 """
-The decoder stage: a bounded, reproducible pool of encoded frames and a loss that trains only
-the prompt encoder and mask decoder, from boxes and from jittered masks.
+The decoder stage: a bounded, reproducible pool of encoded frames; a decoder-only loss.
+
+The loss trains only the prompt encoder and mask decoder, from boxes and from jittered masks.
 """
 
 import csv
@@ -60,8 +61,8 @@ def test_pooled_frames_keep_large_visible_objects_largest_first(model):
         assert int(frame.masks.sum()) == int(area[t][clip.visible[t]].max())
         assert int(frame.masks.sum()) >= MIN_TARGET_PIXELS
         # A copy: the pooled frame does not keep the clip's batched features alive.
-        assert (frame.features.vision_feats[0].untyped_storage().data_ptr()
-                != features.vision_feats[0].untyped_storage().data_ptr())
+        for kept in (*frame.features.vision_feats, *frame.features.vision_pos):
+            assert kept.untyped_storage().nbytes() == kept.nbytes
 
 
 def test_pool_holds_the_last_clips_and_never_more_than_its_capacity(model):
@@ -74,6 +75,14 @@ def test_pool_holds_the_last_clips_and_never_more_than_its_capacity(model):
         assert pool.clip_indices == list(range(max(0, encoded - 3), encoded))
         assert len(pool) <= DATA.feature_pool
     assert len(pool) > 0
+    # The memory held: each frame's own features and labels, and one positional encoding
+    # for all of them (no view keeps a whole clip's batch alive).
+    frames = pool.frames()
+    pos = frames[0].features.vision_pos
+    assert all(f.features.vision_pos is pos for f in frames)
+    own = sum(t.nbytes for f in frames
+              for t in (*f.features.vision_feats, f.masks, f.boxes, f.has_mask))
+    assert pool.nbytes() == own + sum(p.nbytes for p in pos)
 
 
 def test_a_resumed_pool_is_the_uninterrupted_one(model):
@@ -86,8 +95,8 @@ def test_a_resumed_pool_is_the_uninterrupted_one(model):
     assert len(fresh) == len(stepped)
     for a, b in zip(fresh.frames(), stepped.frames()):
         assert torch.equal(a.masks, b.masks) and torch.equal(a.boxes, b.boxes)
-        assert all(torch.equal(x, y) for x, y in zip(a.features.vision_feats,
-                                                       b.features.vision_feats))
+        pairs = zip(a.features.vision_feats, b.features.vision_feats)
+        assert all(torch.equal(x, y) for x, y in pairs)
 
 
 def test_an_empty_pool_says_what_is_missing(model):
@@ -163,8 +172,8 @@ def test_decoder_stage_run_changes_only_the_decoder_and_resumes_exactly(tmp_path
     assert [int(r['step']) for r in val] == [6] and val[0]['loss'] > 0
     Trainer(_train_config(tmp_path / 'b'), progress=False, stop_at=3).run()
     Trainer(_train_config(tmp_path / 'b'), resume=True, progress=False).run()
-    reference, continued = _rows(tmp_path / 'a' / 'train.csv'), _rows(tmp_path / 'b' /
-                                                                     'train.csv')
+    reference = _rows(tmp_path / 'a' / 'train.csv')
+    continued = _rows(tmp_path / 'b' / 'train.csv')
     assert [int(r['step']) for r in continued] == list(range(1, 7))
     for a, b in zip(reference, continued):
         assert a['loss'] == pytest.approx(b['loss'], rel=1e-5, abs=1e-6), (a['step'], a, b)

@@ -22,7 +22,7 @@ def test_shipped_configs_cover_both_paper_stages_and_the_default_checkpoint():
     names = {p.stem for p in (REPO_ROOT / 'config' / 'train').glob('*.yaml')}
     stages = {load_train_config(REPO_ROOT / 'config' / 'train' / f'{n}.yaml').model.stage
               for n in names}
-    assert {'detection', 'mixture', 'full'} <= stages
+    assert {'detection', 'mixture', 'heads', 'decoder', 'full'} <= stages
     assert 'nano_synthetic' in names
 
 
