@@ -73,6 +73,12 @@ class ClipOutput(NamedTuple):
     parts: dict[str, Tensor]
 
 
+def weighted(parts: dict[str, Tensor], weights: LossSection) -> ClipOutput:
+    """Return the weighted total of loss terms (names as in WEIGHTS) and the terms, detached."""
+    total = sum(getattr(weights, WEIGHTS[name]) * value for name, value in parts.items())
+    return ClipOutput(total, {k: v.detach() for k, v in parts.items()})
+
+
 def slice_features(features: FrameFeatures, index: int) -> FrameFeatures:
     """Return frame `index` of a batched FrameFeatures as a batch-1 FrameFeatures."""
     return FrameFeatures([f[:, index:index + 1] for f in features.vision_feats],
@@ -120,9 +126,7 @@ class ClipLoss(nn.Module):
             if with_heads:
                 parts.update(self._instances(per_frame, clip))
         parts.update(self._decoupling(routing, clip))
-        total = sum(getattr(self.weights, WEIGHTS[name]) * value
-                    for name, value in parts.items())
-        return ClipOutput(total, {k: v.detach() for k, v in parts.items()})
+        return weighted(parts, self.weights)
 
     # ------------------------------------------------------------------ SAM 2.1 heads
 
@@ -394,4 +398,4 @@ def _histories(entries: list[list[Tensor]], mem: nn.Module
 
 
 __all__ = ['ClipLoss', 'ClipOutput', 'JITTER_CELLS', 'MAX_INSTANCES', 'WEIGHTS', 'jitter_prompt',
-           'mask_terms', 'slice_features']
+           'mask_terms', 'slice_features', 'weighted']

@@ -23,7 +23,7 @@ everything present (the 'heads' stage after this one trains it on clips with occ
 
 from sata_ros.model import sam_steps
 from sata_ros.model.sata import SataModel
-from sata_ros.train.clip_loss import ClipOutput, jitter_prompt, mask_terms, WEIGHTS
+from sata_ros.train.clip_loss import ClipOutput, jitter_prompt, mask_terms, weighted
 from sata_ros.train.config import DataSection, LossSection
 from sata_ros.train.feature_pool import PooledFrame
 import torch
@@ -67,10 +67,8 @@ class DecoderLoss(nn.Module):
             prompt = jitter_prompt(sam_steps.mask_prompt_from_masks(sam, frame.masks[rows]))
             out = sam_steps.decode(sam, pix[rows], frame.features, mask_inputs=prompt)
             decodes.append(mask_terms(out, frame.masks[rows], visible[rows], self.weights))
-        parts = {name: torch.stack([d[name] for d in decodes]).sum() for name in TERMS}
-        total = sum(getattr(self.weights, WEIGHTS[name]) * value
-                    for name, value in parts.items())
-        return ClipOutput(total, {k: v.detach() for k, v in parts.items()})
+        return weighted({name: torch.stack([d[name] for d in decodes]).sum() for name in TERMS},
+                        self.weights)
 
 
 def jitter_boxes(boxes: Tensor, fraction: float) -> Tensor:

@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple, Optional
 
 from sata_ros.model.sam_steps import FrameFeatures
 from sata_ros.train.clip_loss import slice_features
-from sata_ros.train.clips import ClipSampler, ClipTensors, MIN_TARGET_PIXELS
+from sata_ros.train.clips import Clip, ClipSampler, ClipTensors, MIN_TARGET_PIXELS
 from sata_ros.train.config import DataSection
 import torch
 from torch import Tensor
@@ -75,9 +75,9 @@ def pooled_frames(clip: ClipTensors, features: FrameFeatures,
                     else torch.ones(len(rows), dtype=torch.bool, device=rows.device))
         # Clones, not views: a kept frame must not hold its whole clip's storage alive.
         feats = [f.detach().clone() for f in slice_features(features, t).vision_feats]
+        # (Indexing by `rows` already copies the labels.)
         out.append(PooledFrame(FrameFeatures(feats, pos, list(features.feat_sizes)),
-                               clip.masks[t, rows].clone(), clip.boxes[t, rows].clone(),
-                               has_mask.clone()))
+                               clip.masks[t, rows], clip.boxes[t, rows], has_mask))
     return out
 
 
@@ -94,7 +94,7 @@ class FeaturePool:
     """
 
     def __init__(self, sampler: ClipSampler, data: DataSection, encode: Encoder,
-                 prepare: Callable[..., ClipTensors]) -> None:
+                 prepare: Callable[[Clip], ClipTensors]) -> None:
         self.sampler = sampler
         self.data = data
         self.encode = encode
@@ -116,9 +116,13 @@ class FeaturePool:
             self._clips.popleft()
         start = max(first, self._clips[-1][0] + 1 if self._clips else first)
         for index in range(start, stop):
-            batch = self.prepare(self.sampler.sample(index))
-            frames = pooled_frames(batch, self.encode(batch), self.data.max_targets)
-            self._clips.append((index, [self._share_pos(f) for f in frames]))
+            self._clips.append((index, self.encode_clip(self.sampler.sample(index))))
+
+    def encode_clip(self, clip: Clip) -> list[PooledFrame]:
+        """Encode a clip into pooled frames (not added to the pool: validation uses it too)."""
+        batch = self.prepare(clip)
+        frames = pooled_frames(batch, self.encode(batch), self.data.max_targets)
+        return [self._share_pos(frame) for frame in frames]
 
     def _share_pos(self, frame: PooledFrame) -> PooledFrame:
         """Point the frame's positional encodings at the pool's one copy of equal ones."""

@@ -38,7 +38,7 @@ from sata_ros.train.clip_loss import ClipLoss, ClipOutput, WEIGHTS
 from sata_ros.train.clips import Clip, ClipSampler, ClipTensors, to_tensors
 from sata_ros.train.config import TrainConfig
 from sata_ros.train.decoder_loss import DecoderLoss
-from sata_ros.train.feature_pool import FeaturePool, pooled_frames
+from sata_ros.train.feature_pool import FeaturePool
 import torch
 from torch import nn
 import yaml
@@ -308,14 +308,11 @@ class Trainer:
         sums: dict[str, float] = {}
         count = 0
         for clip in clips:
-            batch = self._tensors(clip, model)
             with self._autocast():
                 if self.pool is None:
-                    outs = [loss_fn(batch, with_heads)]
+                    outs = [loss_fn(self._tensors(clip, model), with_heads)]
                 else:  # the decoder stage: every frame of the clip with an object on it
-                    frames = pooled_frames(batch, self._encode(model, batch),
-                                           self.cfg.data.max_targets)
-                    outs = [loss_fn(frame) for frame in frames]
+                    outs = [loss_fn(frame) for frame in self.pool.encode_clip(clip)]
             for out in outs:
                 _add_terms(sums, out)
             count += len(outs)
