@@ -44,3 +44,24 @@ def test_report_scores_every_condition_with_the_given_settings(tmp_path, capsys)
             assert 'mot_hota' not in row
     lines = table.read_text().splitlines()
     assert lines[0].startswith('| condition | SOT AUC (trained)') and len(lines) == 2 + 8
+
+
+def test_unknown_conditions_are_refused_before_anything_runs(capsys):
+    assert main(['accuracy', '--conditions', 'rgb,infrared']) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sata accuracy: error: --conditions: unknown conditions ['infrared']")
+    assert 'choose from rgb, rgb+depth' in err and 'dark rgb+events' in err
+    assert main(['accuracy', '--conditions', ' , ']) == 1
+    assert 'unknown conditions []' in capsys.readouterr().err
+
+
+def test_conditions_limit_the_rows_in_the_benchmark_order(tmp_path, capsys):
+    out = tmp_path / 'accuracy.json'
+    assert main(['accuracy', '--systems', 'baseline', '--seeds', '5000', '--frames', '4',
+                 '--no-mot', '--conditions', 'dark rgb+thermal, rgb', '--json',
+                 str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report['conditions'] == ['rgb', 'dark rgb+thermal']
+    assert list(report['systems']['baseline']) == ['rgb', 'dark rgb+thermal']
+    table = capsys.readouterr().out.splitlines()
+    assert table[2].startswith('| rgb |') and table[3].startswith('| dark rgb+thermal |')

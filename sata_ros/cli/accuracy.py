@@ -14,7 +14,7 @@ import json
 import pathlib
 import sys
 import time
-from typing import Any
+from typing import Any, Optional, Sequence
 
 from sata_ros.model.checkpoint import CheckpointError, read_checkpoint
 from sata_ros.model.default_checkpoint import resolve_checkpoint
@@ -46,6 +46,18 @@ def _setting(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f'{name}: cannot read value {value!r}: {exc}')
 
 
+def _conditions(text: Optional[str], known: Sequence[Any]) -> list[Any]:
+    """Return the `known` conditions that `text` names (all for None), in `known`'s order."""
+    if text is None:
+        return list(known)
+    names = [n.strip() for n in text.split(',') if n.strip()]
+    unknown = [n for n in names if n not in {c.name for c in known}]
+    if unknown or not names:
+        raise ValueError(f'unknown conditions {unknown}; choose from '
+                         + ', '.join(c.name for c in known))
+    return [c for c in known if c.name in names]
+
+
 def register(subparsers: Any) -> None:
     """Add the `accuracy` subcommand to `subparsers`."""
     p = subparsers.add_parser('accuracy', help='score checkpoints and baselines on held-out '
@@ -60,6 +72,9 @@ def register(subparsers: Any) -> None:
     p.add_argument('--systems', default='trained,untrained,baseline',
                    help='comma-separated subset of trained,untrained,baseline')
     p.add_argument('--no-mot', action='store_true', help='skip the MOT protocol')
+    p.add_argument('--conditions', default=None,
+                   help='comma-separated rows to score, e.g. "rgb,dark rgb+thermal" '
+                        '(default: all eight)')
     p.add_argument('--tracker', type=_setting, action='append', default=[],
                    metavar='NAME=VALUE',
                    help='a TrackerConfig setting for the learned systems instead of the '
@@ -103,12 +118,17 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # TrackerConfig.from_dict names the setting and type
         print(f'sata accuracy: error: --tracker: {exc}', file=sys.stderr)
         return 1
+    try:
+        conditions = _conditions(args.conditions, bench.CONDITIONS)
+    except ValueError as exc:
+        print(f'sata accuracy: error: --conditions: {exc}', file=sys.stderr)
+        return 1
     given = {'seeds': args.seeds, 'num_frames': args.frames}
     settings = bench.BenchmarkSettings(**{k: v for k, v in given.items() if v})
     began = time.perf_counter()
     report: dict[str, Any] = {'settings': vars(settings) | {'seeds': list(settings.seeds)},
                               'dark_exposure': bench.DARK_EXPOSURE,
-                              'conditions': [c.name for c in bench.CONDITIONS],
+                              'conditions': [c.name for c in conditions],
                               'tracker': changes, 'systems': {}}
     try:
         path = resolve_checkpoint(args.checkpoint, args.variant)
@@ -123,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
                          else build_sata(read_checkpoint(path)[0] if path else args.variant))
                 tracker = Tracker(model, config=tracker_config)
             report['systems'][system] = bench.evaluate(
-                'baseline' if system == 'baseline' else 'sata', settings, bench.CONDITIONS,
+                'baseline' if system == 'baseline' else 'sata', settings, conditions,
                 tracker, with_mot=not args.no_mot,
                 progress=lambda line: print(line, file=sys.stderr, flush=True))
     except (ValueError, CheckpointError) as exc:
