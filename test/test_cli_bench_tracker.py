@@ -12,6 +12,9 @@ def test_bench_tracker_prints_one_json_report(capsys):
     assert len(lines) == 1
     report = json.loads(lines[-1])
     assert report['variant'] == 'sata_nano' and report['device'] == 'cpu'
+    # --checkpoint default: the shipped file, and the notes name the weights actually used.
+    assert report['checkpoint'].endswith('sata_nano_synthetic.pt')
+    assert report['notes'].endswith(f"Weights: {report['checkpoint']}.")
     assert report['dtype'] == 'float32' and report['image_size'] == 256
     assert set(report['latency_ms']) == {'1', '2'}
     for row in report['latency_ms'].values():

@@ -380,6 +380,7 @@ def bench_tracker(args: argparse.Namespace, variant: str = 'sata_nano') -> dict:
         'results at input resolution). vs_sam2_video_predictor: SATA as configured '
         f"(rgb_only={mode!r}; 'duplicate' runs RGB through both DeMoE streams, twice the trunk "
         "work) over SAM 2.1's video predictor, same frames, boxes and shared weights; "
-        '*_single_stream: SATA with one RGB stream. Untrained weights.')
+        '*_single_stream: SATA with one RGB stream. Weights: '
+        f"{report['checkpoint']}.")
     report['seconds'] = round(time.perf_counter() - began, 1)
     return report
