@@ -119,7 +119,8 @@ _TRACKER_DOC = {
     'memory_dtype': ('Storage precision of target memories', '', None, None, MEMORY_DTYPES),
     'aux_priority': ('Auxiliary modality fed to the model when a frame has several, first '
                      'present wins', '', None, None, AUX_MODALITIES),
-    'detection_score': ('Minimum detection score (detected mode)', '', 0.0, 1.0, ()),
+    'detection_score': ('Minimum detection score (detected mode); chosen for the shipped '
+                        'checkpoint (README), retune it for another', '', 0.0, 1.0, ()),
     'detection_nms_iou': ('IoU above which detections are suppressed', '', 0.0, 1.0, ()),
     'max_detections': ('Detections kept per frame', '', 1, 10_000, ()),
     'association': ('How detections are matched to tracklets', '', None, None, ASSOCIATIONS),
