@@ -51,10 +51,10 @@ def _conditions(text: Optional[str], known: Sequence[Any]) -> list[Any]:
     if text is None:
         return list(known)
     names = [n.strip() for n in text.split(',') if n.strip()]
-    unknown = [n for n in names if n not in {c.name for c in known}]
+    valid = [c.name for c in known]
+    unknown = [n for n in names if n not in valid]
     if unknown or not names:
-        raise ValueError(f'unknown conditions {unknown}; choose from '
-                         + ', '.join(c.name for c in known))
+        raise ValueError(f'unknown conditions {unknown}; choose from ' + ', '.join(valid))
     return [c for c in known if c.name in names]
 
 
